@@ -106,7 +106,7 @@ def train_gflops(X: torch.Tensor, y: torch.Tensor, device: torch.device, batch_s
     return flops_per_step * len(loader) / (time.perf_counter() - start) / 1e9
 
 
-def seconds_to_accuracy(data, device: torch.device, target: float = 0.90, max_epochs: int = 4,
+def seconds_to_accuracy(data, device: torch.device, target: float = 0.90, max_epochs: int = 3,
                         batch_size: int = 256) -> tuple[float, float, int]:
     """Train `small_cnn` with a one-cycle schedule over `max_epochs`; wall seconds until test accuracy >= target."""
     (X, y), (X_test, y_test) = data
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the three measurements and print them, the last line as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best one here)")
-    parser.add_argument("--max-epochs", type=int, default=4, help="epoch budget of the time-to-90%% run")
+    parser.add_argument("--max-epochs", type=int, default=3, help="epoch budget of the time-to-90%% run")
     args = parser.parse_args(argv)
     device = get_device(args.device)
     print(f"device: {device}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
