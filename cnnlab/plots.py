@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from cnnlab.train import History
 
@@ -29,6 +30,7 @@ def plot_history(history: History, axes=None, title: str | None = None) -> Figur
     for ax in axes:
         ax.legend()
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     if title:
         fig.suptitle(title)
     fig.tight_layout()
