@@ -1,0 +1,383 @@
+"""An explorer for convolution arithmetic: input grid, kernel windows and output grid, checked against PyTorch.
+
+In the spirit of Dumoulin & Visin's "A guide to convolution arithmetic for deep learning" (2016): blue cells are the
+input, hatched cells are padding, green cells are the output, and a dark window shows which input cells one output
+looks at. A transposed convolution is drawn as the direct convolution it equals: a stride-1 convolution over the input
+with (stride - 1) zeros inserted between neighbouring pixels and dilation*(kernel_size - 1) - padding cells of padding.
+
+Every number shown is computed twice, by the formulas of `cnnlab.conv_arith` and by running the PyTorch layer itself
+(`nn.Conv2d` or `nn.ConvTranspose2d` on a zero tensor, and on one-hot images for which pixels each output depends on),
+so the drawing can never disagree with PyTorch silently.
+
+    draw_conv(input_size=5, kernel_size=3, stride=2, padding=1)  # a static matplotlib figure
+    explore()                                                   # sliders (ipywidgets), the same figure, live
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass
+from functools import cached_property
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import ConnectionPatch, Patch, Rectangle
+from torch import nn
+
+from cnnlab.conv_arith import _int, conv_output_size, receptive_field, transposed_output_size
+from cnnlab.conv_plots import (HIGHLIGHT_OUTPUT, INPUT_COLOR, INPUT_EDGE, OUTPUT_COLOR, OUTPUT_EDGE, WINDOW_COLOR)
+
+# What the sliders of `explore()` allow; the functions themselves accept any valid setting.
+SLIDER_RANGES = {"input_size": (1, 9), "kernel_size": (1, 5), "stride": (1, 3), "padding": (0, 3), "dilation": (1, 3)}
+
+
+def torch_layer(kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1,
+                transposed: bool = False) -> nn.Module:
+    """The PyTorch layer the explorer draws: one input and one output channel, all weights 1, no bias.
+
+    >>> torch_layer(3, stride=2, padding=1)
+    Conv2d(1, 1, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)
+    """
+    kind = nn.ConvTranspose2d if transposed else nn.Conv2d
+    layer = kind(1, 1, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=False)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)  # positive weights: an output depends on a pixel exactly when a tap lands on it
+    return layer
+
+
+def torch_output_size(layer: nn.Module, input_size: int) -> int:
+    """Output height of `layer` on zeros(1, 1, n, n); a ValueError with PyTorch's message where PyTorch rejects it."""
+    try:
+        with torch.no_grad():
+            size = layer(torch.zeros(1, 1, input_size, input_size)).shape[-1]
+    except RuntimeError as err:
+        raise ValueError(f"PyTorch rejects {layer} on a {input_size}x{input_size} input: {err}") from None
+    if size < 1:  # nn.ConvTranspose2d returns an empty tensor for some settings instead of raising
+        raise ValueError(f"PyTorch's {layer} gives an empty output on a {input_size}x{input_size} input")
+    return size
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """One square conv (or transposed conv) layer on an n x n input: sizes from the formula and from PyTorch.
+
+    The drawing works on a grid along each axis: the input pixels `spread` cells apart (1 for a convolution,
+    `stride` for a transposed one), surrounded by `grid_padding` cells of padding; output i's window starts at cell
+    i * `grid_step` and takes every `dilation`-th cell, `kernel_size` times.
+    """
+
+    input_size: int
+    kernel_size: int
+    stride: int
+    padding: int
+    dilation: int
+    transposed: bool
+    output_size: int  # from the formula in cnnlab.conv_arith
+    torch_output_size: int  # from running the PyTorch layer
+
+    @property
+    def kernel_span(self) -> int:
+        """How many grid cells one window spans: d(k - 1) + 1."""
+        return self.dilation * (self.kernel_size - 1) + 1
+
+    @property
+    def spread(self) -> int:
+        """Distance between neighbouring input pixels on the grid: 1, or the stride for a transposed conv."""
+        return self.stride if self.transposed else 1
+
+    @property
+    def grid_step(self) -> int:
+        """How far the window moves between neighbouring outputs: the stride, or 1 for a transposed conv."""
+        return 1 if self.transposed else self.stride
+
+    @property
+    def grid_padding(self) -> int:
+        """Padding cells on each side of the grid; for a transposed conv d(k-1) - p (negative: the grid is cropped)."""
+        return self.dilation * (self.kernel_size - 1) - self.padding if self.transposed else self.padding
+
+    @property
+    def grid_size(self) -> int:
+        """Cells along each axis of the drawn grid."""
+        return (self.input_size - 1) * self.spread + 1 + 2 * self.grid_padding
+
+    @cached_property
+    def layer(self) -> nn.Module:
+        """The PyTorch layer (weights 1, no bias) that this geometry describes."""
+        return torch_layer(self.kernel_size, self.stride, self.padding, self.dilation, self.transposed)
+
+    def axis_cells(self) -> list[tuple[str, int]]:
+        """Each grid cell along one axis as (kind, pixel): ("input", r), ("padding", -1) or ("zero", -1)."""
+        cells = []
+        for g in range(self.grid_size):
+            t = g - self.grid_padding  # position on the input, with pixel r at t = r * spread
+            if t < 0 or t > (self.input_size - 1) * self.spread:
+                cells.append(("padding", -1))
+            elif t % self.spread:
+                cells.append(("zero", -1))  # inserted between two pixels of a transposed conv's input
+            else:
+                cells.append(("input", t // self.spread))
+        return cells
+
+    def taps(self, i: int) -> list[int]:
+        """Grid cells (along one axis) that output i's window multiplies by a weight."""
+        start = i * self.grid_step
+        return [start + self.dilation * m for m in range(self.kernel_size)]
+
+    def seen_pixels(self, position: tuple[int, int]) -> set[tuple[int, int]]:
+        """The input pixels (row, col) under output `position`'s window, according to the drawing."""
+        i, j = self._check_position(position)
+        cells = self.axis_cells()
+        rows = [cells[g][1] for g in self.taps(i) if cells[g][0] == "input"]
+        cols = [cells[g][1] for g in self.taps(j) if cells[g][0] == "input"]
+        return {(r, c) for r in rows for c in cols}
+
+    def torch_seen_pixels(self, position: tuple[int, int]) -> set[tuple[int, int]]:
+        """The input pixels (row, col) that output `position` of the PyTorch layer depends on."""
+        i, j = self._check_position(position)
+        return {(r, c) for r, c in self.torch_footprints()[i, j].nonzero().tolist()}
+
+    def torch_footprints(self) -> torch.Tensor:
+        """(o, o, n, n) booleans: which input pixels each output of the PyTorch layer depends on.
+
+        The layer is linear with positive weights, so feeding it the n*n one-hot images answers for every pixel at once.
+        """
+        n = self.input_size
+        one_hot = torch.eye(n * n).reshape(n * n, 1, n, n)  # (n*n, 1, n, n): image k has pixel k set to 1
+        with torch.no_grad():
+            out = self.layer(one_hot)[:, 0]  # (n*n, o, o): out[k, i, j] > 0 iff output (i, j) sees pixel k
+        return (out > 0).permute(1, 2, 0).reshape(self.output_size, self.output_size, n, n)
+
+    def _check_position(self, position: tuple[int, int]) -> tuple[int, int]:
+        if not isinstance(position, (tuple, list)) or len(position) != 2:
+            raise ValueError(f"position must be a pair (i, j), got {position!r}")
+        i, j = _int("position[0]", position[0], 0), _int("position[1]", position[1], 0)
+        if i >= self.output_size or j >= self.output_size:
+            raise ValueError(f"position {(i, j)} is outside the {self.output_size}x{self.output_size} output")
+        return i, j
+
+
+def conv_geometry(input_size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1,
+                  transposed: bool = False) -> ConvGeometry:
+    """The geometry of one square layer, its output size from the formula and from PyTorch (a ValueError if invalid).
+
+    >>> g = conv_geometry(5, 3, stride=2, padding=1)
+    >>> g.output_size, g.torch_output_size
+    (3, 3)
+    >>> conv_geometry(2, 3, stride=2, transposed=True).output_size  # 2x2 -> 5x5
+    5
+    """
+    n = _int("input_size", input_size, 1)
+    k, s = _int("kernel_size", kernel_size, 1), _int("stride", stride, 1)
+    p, d = _int("padding", padding, 0), _int("dilation", dilation, 1)
+    if not isinstance(transposed, bool):
+        raise TypeError(f"transposed must be a bool, got {type(transposed).__name__} {transposed!r}")
+    if transposed:
+        size = transposed_output_size(n, k, stride=s, padding=p, dilation=d)
+    else:
+        size = conv_output_size(n, k, stride=s, padding=p, dilation=d)
+    layer = torch_layer(k, s, p, d, transposed)
+    torch_size = torch_output_size(layer, n)
+    if torch_size != size:  # never expected: tests/test_explorer.py checks a grid of settings
+        raise RuntimeError(f"formula says {size} but {layer} gives {torch_size} on a {n}x{n} input")
+    return ConvGeometry(n, k, s, p, d, transposed, size, torch_size)
+
+
+def _size_formula(g: ConvGeometry) -> str:
+    """The output-size formula with this geometry's numbers in it."""
+    n, k, s, p, d = g.input_size, g.kernel_size, g.stride, g.padding, g.dilation
+    if g.transposed:
+        return f"({n} - 1)*{s} - 2*{p} + {d}*({k} - 1) + 1 = {g.output_size}"
+    return f"floor(({n} + 2*{p} - {d}*({k} - 1) - 1) / {s}) + 1 = {g.output_size}"
+
+
+def _span(values: list[int]) -> str:
+    return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+
+def describe(g: ConvGeometry, position: tuple[int, int] = (0, 0)) -> str:
+    """What the explorer shows as text: the layer, its output size twice, the receptive field, one output's window."""
+    n, o = g.input_size, g.output_size
+    lines = [f"{g.layer} on a {n}x{n} input",
+             f"output size: {_size_formula(g)}  |  PyTorch: {g.torch_output_size}x{g.torch_output_size}"]
+    if g.transposed:
+        zeros = g.stride - 1
+        lines.append(f"drawn as a stride-1 convolution over the input with {zeros} zero{'s' * (zeros != 1)} inserted "
+                     f"between neighbouring pixels and d*(k-1) - p = {g.grid_padding} cells of padding"
+                     + (" (negative: the grid is cropped)" if g.grid_padding < 0 else ""))
+    else:
+        field = receptive_field([(g.kernel_size, g.stride, g.dilation)])
+        lines.append(f"receptive field: d*(k-1) + 1 = {field} input pixels along each axis")
+    seen = g.seen_pixels(position)
+    taps = g.kernel_size ** 2
+    if seen:
+        rows, cols = [r for r, _ in seen], [c for _, c in seen]
+        lines.append(f"output {tuple(position)} of {o}x{o} sees input rows {_span(rows)}, cols {_span(cols)}: "
+                     f"{len(seen)} of its {taps} taps land on a pixel")
+    else:
+        lines.append(f"output {tuple(position)} of {o}x{o} sees no input pixel: all {taps} taps land on zeros")
+    lines.append(f"the PyTorch layer's output {tuple(position)} depends on exactly these pixels: "
+                 f"{seen == g.torch_seen_pixels(position)}")
+    return "\n".join(lines)
+
+
+def draw_conv(input_size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1,
+              transposed: bool = False, position: tuple[int, int] = (0, 0), fig: Figure | None = None) -> Figure:
+    """Draw the input grid (blue, padding hatched), every window's start (dots), one window and the output (green).
+
+    Patches carry a `gid` ("input", "padding", "zero", "tap", "window", "output", "highlight") so tests can count them.
+    """
+    g = conv_geometry(input_size, kernel_size, stride, padding, dilation, transposed)
+    i, j = g._check_position(position)
+    G, o = g.grid_size, g.output_size
+    cell = min(0.4, 9.0 / (G + o + 3))  # inches per cell: the same in both panels
+    width, height = max(cell * (G + o + 3) + 0.6, 6.0), cell * max(G, o) + 1.6  # inches; wide enough for the title
+    if fig is None:
+        fig = plt.figure(figsize=(width, height))
+    else:
+        fig.set_size_inches(width, height)
+    ax_in, ax_out = fig.subplots(1, 2, gridspec_kw={"width_ratios": [G, o], "wspace": 3 / (G + o) + 0.1})
+    fig.subplots_adjust(top=1 - 1.0 / height, bottom=0.55 / height)  # room for two title lines and the legend
+
+    cells = g.axis_cells()
+    for r, (row_kind, _) in enumerate(cells):
+        for c, (col_kind, _) in enumerate(cells):
+            kinds = {row_kind, col_kind}
+            kind = "padding" if "padding" in kinds else "zero" if "zero" in kinds else "input"
+            style = {"input": dict(facecolor=INPUT_COLOR, edgecolor="white"),
+                     "padding": dict(facecolor="white", edgecolor=INPUT_EDGE, hatch="////", alpha=0.6),
+                     "zero": dict(facecolor="white", edgecolor=INPUT_EDGE, hatch="..", alpha=0.6)}[kind]
+            ax_in.add_patch(Rectangle((c, r), 1, 1, linewidth=1, gid=kind, **style))
+    if o * o <= 144:  # where each window starts: the stride made visible
+        starts = [g.taps(a)[0] + 0.5 for a in range(o)]
+        ax_in.plot([x for _ in starts for x in starts], [y for y in starts for _ in starts], "o", color="0.35",
+                   markersize=max(1.5, 9 * cell), zorder=3)
+    rows, cols = g.taps(i), g.taps(j)
+    for r in rows:
+        for c in cols:
+            ax_in.add_patch(Rectangle((c, r), 1, 1, facecolor=WINDOW_COLOR, alpha=0.5, edgecolor="none", gid="tap",
+                                      zorder=4))
+    ax_in.add_patch(Rectangle((cols[0], rows[0]), g.kernel_span, g.kernel_span, fill=False, edgecolor=WINDOW_COLOR,
+                              linewidth=2.5, gid="window", zorder=5))
+
+    for r in range(o):
+        for c in range(o):
+            highlight = (r, c) == (i, j)
+            ax_out.add_patch(Rectangle((c, r), 1, 1, facecolor=HIGHLIGHT_OUTPUT if highlight else OUTPUT_COLOR,
+                                       edgecolor="white", linewidth=1, gid="highlight" if highlight else "output"))
+    link = ConnectionPatch(xyA=(cols[-1] + 1, rows[0] + g.kernel_span / 2), coordsA=ax_in.transData,
+                           xyB=(j, i + 0.5), coordsB=ax_out.transData, color=WINDOW_COLOR, linewidth=1.2,
+                           arrowstyle="->", zorder=6)
+    fig.add_artist(link)
+
+    for ax, size in ((ax_in, G), (ax_out, o)):
+        ax.set_xlim(-0.05, size + 0.05)
+        ax.set_ylim(size + 0.05, -0.05)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    what = "" if not g.transposed else "transposed: zeros inserted, " if g.stride > 1 else "transposed, "
+    ax_in.set_title(f"input {g.input_size}x{g.input_size}\n({what}grid {G}x{G})", fontsize=9)
+    ax_out.set_title(f"output {o}x{o}\n(PyTorch: {g.torch_output_size}x{g.torch_output_size})", fontsize=9)
+    fig.suptitle(str(g.layer).replace(", bias=False", ""), fontsize=10)
+    handles = [Patch(facecolor=INPUT_COLOR, label="input pixel"),
+               Patch(facecolor="white", edgecolor=INPUT_EDGE, hatch="////", label="padding")]
+    if g.transposed and g.stride > 1:
+        handles.append(Patch(facecolor="white", edgecolor=INPUT_EDGE, hatch="..", label="inserted zero"))
+    handles += [Patch(facecolor=WINDOW_COLOR, alpha=0.5, label=f"window of output {(i, j)}"),
+                Line2D([], [], marker="o", linestyle="none", color="0.35", label="window starts"),
+                Patch(facecolor=OUTPUT_COLOR, label="output"),
+                Patch(facecolor=HIGHLIGHT_OUTPUT, label=f"output {(i, j)}")]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
+    return fig
+
+
+def _figure_png(settings: dict, position: tuple[int, int]) -> bytes:
+    """`draw_conv` rendered to PNG bytes, without pyplot (so no figure is left open)."""
+    fig = Figure()
+    draw_conv(**settings, position=position, fig=fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
+
+
+class ConvExplorer(widgets.VBox):
+    """Sliders for input size, kernel, stride, padding, dilation, a transposed toggle and an output picker.
+
+    It is an ipywidgets VBox. `text` (an HTML widget) and `image` (an Image widget holding a PNG) update on every
+    change, so the explorer can be driven and checked without a browser: ``explorer.sliders["stride"].value = 2``.
+    """
+
+    def __init__(self, input_size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0,
+                 dilation: int = 1, transposed: bool = False) -> None:
+        super().__init__()
+        values = {"input_size": input_size, "kernel_size": kernel_size, "stride": stride, "padding": padding,
+                  "dilation": dilation}
+        self.sliders = {}
+        for name, value in values.items():
+            low, high = SLIDER_RANGES[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be an int in [{low}, {high}] for the explorer's slider, got {value!r}")
+            self.sliders[name] = widgets.IntSlider(value=value, min=low, max=high, description=name.replace("_", " "),
+                                                   continuous_update=False, style={"description_width": "80px"})
+        self.transposed = widgets.Checkbox(value=bool(transposed), description="transposed (nn.ConvTranspose2d)")
+        self.position = widgets.Dropdown(description="output", options=[], style={"description_width": "80px"})
+        self.text = widgets.HTML()
+        self.image = widgets.Image(format="png")
+        controls = widgets.HBox([widgets.VBox(list(self.sliders.values())),
+                                 widgets.VBox([self.transposed, self.position])])
+        self.children = [controls, self.text, self.image]
+        self._updating = False
+        for control in (*self.sliders.values(), self.transposed):
+            control.observe(self._on_setting, names="value")
+        self.position.observe(self._on_position, names="value")
+        self._on_setting()
+
+    @property
+    def settings(self) -> dict:
+        """The current slider values, as keyword arguments of `draw_conv` and `conv_geometry`."""
+        return {**{name: s.value for name, s in self.sliders.items()}, "transposed": self.transposed.value}
+
+    def _on_setting(self, change: dict | None = None) -> None:
+        """A slider moved: recompute the geometry, refill the output picker, redraw (or show why it is invalid)."""
+        try:
+            g = conv_geometry(**self.settings)
+        except ValueError as err:
+            self._updating = True
+            self.position.options = []
+            self._updating = False
+            self.text.value = f"<pre style='color:#b00020'>ValueError: {html.escape(str(err))}</pre>"
+            self.image.value = b""
+            return
+        previous = self.position.value
+        self._updating = True
+        self.position.options = [(f"({i}, {j})", (i, j)) for i in range(g.output_size) for j in range(g.output_size)]
+        keep = previous is not None and max(previous) < g.output_size
+        self.position.value = tuple(previous) if keep else (0, 0)
+        self._updating = False
+        self._draw(g)
+
+    def _on_position(self, change: dict) -> None:
+        if not self._updating and change["new"] is not None:
+            self._draw(conv_geometry(**self.settings))
+
+    def _draw(self, g: ConvGeometry) -> None:
+        position = self.position.value
+        self.text.value = f"<pre>{html.escape(describe(g, position))}</pre>"
+        self.image.value = _figure_png(self.settings, position)
+
+    def __repr__(self) -> str:  # short and stable: nbval compares a widget's text/plain output
+        values = ", ".join(f"{k}={v}" for k, v in self.settings.items())
+        return f"ConvExplorer({values})"
+
+
+def explore(input_size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1,
+            transposed: bool = False, static: bool = False) -> ConvExplorer | Figure:
+    """The interactive explorer, or with `static=True` the same drawing as a plain figure (no widgets needed)."""
+    settings = dict(input_size=input_size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
+                    transposed=transposed)
+    if static:
+        return draw_conv(**settings)
+    return ConvExplorer(**settings)

@@ -1,0 +1,172 @@
+"""Tests for cnnlab.explorer: the drawing and the widget agree with the PyTorch layers on a grid of settings."""
+
+from __future__ import annotations
+
+import html
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from torch import nn  # noqa: E402
+
+from cnnlab.explorer import ConvExplorer, conv_geometry, describe, draw_conv, explore  # noqa: E402
+
+SIZES, KERNELS, STRIDES, PADDINGS, DILATIONS = range(1, 7), range(1, 5), range(1, 4), range(0, 4), range(1, 3)
+
+
+def pytorch_size(n: int, k: int, s: int, p: int, d: int, transposed: bool) -> int | None:
+    """Output height of a freshly built PyTorch layer on zeros(1, 1, n, n); None where PyTorch rejects it."""
+    kind = nn.ConvTranspose2d if transposed else nn.Conv2d
+    try:
+        size = kind(1, 1, k, stride=s, padding=p, dilation=d)(torch.zeros(1, 1, n, n)).shape[-1]
+    except RuntimeError:
+        return None
+    return size if size > 0 else None  # ConvTranspose2d returns an empty tensor for some settings
+
+
+def pytorch_footprint(n: int, k: int, s: int, p: int, d: int, transposed: bool, i: int, j: int) -> set:
+    """Input pixels output (i, j) depends on, from autograd: a nonzero gradient through positive weights."""
+    kind = nn.ConvTranspose2d if transposed else nn.Conv2d
+    layer = kind(1, 1, k, stride=s, padding=p, dilation=d, bias=False)
+    with torch.no_grad():
+        layer.weight.uniform_(0.5, 1.5)
+    x = torch.rand(1, 1, n, n, requires_grad=True)
+    layer(x)[0, 0, i, j].backward()
+    return {tuple(rc) for rc in (x.grad[0, 0] != 0).nonzero().tolist()}
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("s", STRIDES)
+def test_geometry_matches_pytorch_or_raises(s, transposed):
+    checked = 0
+    for n, k, p, d in itertools.product(SIZES, KERNELS, PADDINGS, DILATIONS):
+        expected = pytorch_size(n, k, s, p, d, transposed)
+        if expected is None:
+            with pytest.raises(ValueError):
+                conv_geometry(n, k, s, p, d, transposed)
+            continue
+        g = conv_geometry(n, k, s, p, d, transposed)
+        assert g.output_size == g.torch_output_size == expected
+        unused = g.grid_size - g.kernel_span - (g.output_size - 1) * g.grid_step  # grid cells after the last window
+        assert 0 <= unused < g.grid_step  # the last window fits, and one more step would not
+        footprints = g.torch_footprints()
+        for i, j in itertools.product(range(g.output_size), repeat=2):  # what is drawn is what PyTorch computes
+            assert g.seen_pixels((i, j)) == {tuple(rc) for rc in footprints[i, j].nonzero().tolist()}
+        checked += 1
+    assert checked > 50  # most of the grid is valid: the test is not vacuous
+
+
+@pytest.mark.parametrize("n, k, s, p, d, transposed", [
+    (5, 3, 1, 0, 1, False), (5, 3, 2, 1, 1, False), (7, 3, 1, 0, 2, False), (6, 4, 3, 2, 1, False),
+    (2, 3, 1, 0, 1, True), (3, 3, 2, 1, 1, True), (6, 4, 1, 2, 1, True), (3, 2, 3, 0, 2, True), (4, 3, 2, 3, 1, True),
+])
+def test_footprints_match_autograd(n, k, s, p, d, transposed):
+    g = conv_geometry(n, k, s, p, d, transposed)
+    for i, j in itertools.product(range(g.output_size), repeat=2):
+        assert g.seen_pixels((i, j)) == pytorch_footprint(n, k, s, p, d, transposed, i, j)
+
+
+def gids(fig: Figure) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for ax in fig.axes:
+        for patch in ax.patches:
+            counts[patch.get_gid()] = counts.get(patch.get_gid(), 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("n, k, s, p, d, transposed", [
+    (5, 3, 1, 0, 1, False), (5, 3, 2, 1, 1, False), (7, 3, 1, 0, 2, False), (1, 1, 1, 2, 1, False),
+    (2, 3, 1, 0, 1, True), (3, 3, 2, 1, 1, True), (4, 3, 2, 3, 1, True), (3, 2, 3, 0, 2, True),
+])
+def test_drawing_reports_pytorch_sizes(n, k, s, p, d, transposed):
+    expected = pytorch_size(n, k, s, p, d, transposed)
+    g = conv_geometry(n, k, s, p, d, transposed)
+    last = (expected - 1, expected - 1)
+    fig = draw_conv(n, k, s, p, d, transposed, position=last)
+    counts = gids(fig)
+    assert counts["output"] + counts["highlight"] == expected * expected
+    assert counts["highlight"] == 1 and counts["window"] == 1 and counts["tap"] == k * k
+    assert sum(counts.get(kind, 0) for kind in ("input", "padding", "zero")) == g.grid_size ** 2
+    visible_pixels = sum(1 for kind, _ in g.axis_cells() if kind == "input") ** 2
+    assert counts.get("input", 0) == visible_pixels  # every pixel, unless a transposed conv's grid crops some
+    assert f"output {expected}x{expected}" in fig.axes[1].get_title()
+    assert f"PyTorch: {expected}x{expected}" in fig.axes[1].get_title()
+    plt.close(fig)
+
+
+def test_describe_names_the_layer_and_agrees():
+    text = describe(conv_geometry(5, 3, stride=2, padding=1), (1, 2))
+    assert text.splitlines()[0] == "Conv2d(1, 1, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False) on a 5x5 input"
+    assert "= 3  |  PyTorch: 3x3" in text
+    assert "output (1, 2) of 3x3 sees input rows 1-3, cols 3-4: 6 of its 9 taps land on a pixel" in text
+    assert text.endswith("depends on exactly these pixels: True")
+
+
+def test_describe_lecture_transposed_examples():
+    assert "= 4  |  PyTorch: 4x4" in describe(conv_geometry(2, 3, transposed=True))  # o' = 1(2 - 1) + 3
+    assert "= 5  |  PyTorch: 5x5" in describe(conv_geometry(6, 4, padding=2, transposed=True))  # 1(6 - 1) + 4 - 4
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(input_size=3, kernel_size=5), "kernel 5 larger than padded input 3"),
+    (dict(input_size=3, kernel_size=3, dilation=2), "dilated kernel 5"),
+    (dict(input_size=1, kernel_size=1, padding=1, transposed=True), "output size -1 < 1"),
+])
+def test_invalid_settings_give_the_message(settings, message):
+    with pytest.raises(ValueError, match=message):
+        conv_geometry(**settings)
+    with pytest.raises(ValueError, match=message):
+        draw_conv(**settings)
+    explorer = ConvExplorer(**settings)
+    assert "ValueError: " in explorer.text.value and html.escape(message) in explorer.text.value
+    assert bytes(explorer.image.value) == b"" and explorer.position.options == ()
+
+
+def test_bad_types_and_positions():
+    with pytest.raises(TypeError):
+        conv_geometry(5, 3.0)
+    with pytest.raises(TypeError):
+        conv_geometry(5, 3, transposed=1)
+    with pytest.raises(ValueError, match="outside the 3x3 output"):
+        draw_conv(5, 3, position=(3, 0))
+    with pytest.raises(ValueError, match=r"in \[1, 9\]"):
+        ConvExplorer(input_size=12)
+
+
+def test_widget_builds_headless_and_updates():
+    explorer = explore()
+    assert isinstance(explorer, ConvExplorer)
+    assert repr(explorer) == ("ConvExplorer(input_size=5, kernel_size=3, stride=1, padding=0, dilation=1, "
+                              "transposed=False)")
+    assert explorer._repr_mimebundle_()["text/plain"] == repr(explorer)  # what nbval compares: short and stable
+    assert "PyTorch: 3x3" in explorer.text.value and bytes(explorer.image.value).startswith(b"\x89PNG")
+    assert len(explorer.position.options) == 9
+    before = bytes(explorer.image.value)
+
+    explorer.sliders["stride"].value = 2  # 5x5, k=3, s=2 -> 2x2
+    assert "PyTorch: 2x2" in explorer.text.value and "stride=2" in repr(explorer)
+    assert len(explorer.position.options) == 4 and bytes(explorer.image.value) != before
+
+    explorer.position.value = (1, 1)
+    assert "output (1, 1) of 2x2 sees input rows 2-4, cols 2-4" in explorer.text.value
+
+    explorer.sliders["kernel_size"].value = 5
+    explorer.sliders["input_size"].value = 3  # kernel 5 on a 3x3 input: invalid, the message instead of a crash
+    assert "ValueError: kernel 5 larger than padded input 3" in explorer.text.value
+
+    explorer.transposed.value = True  # ... but fine as a transposed conv: 3x3 -> 9x9
+    assert "ConvTranspose2d" in explorer.text.value and "PyTorch: 9x9" in explorer.text.value
+    assert explorer.position.value == (0, 0) and bytes(explorer.image.value).startswith(b"\x89PNG")
+
+
+def test_static_explore_is_a_figure():
+    fig = explore(input_size=4, kernel_size=2, stride=2, static=True)
+    assert isinstance(fig, Figure)
+    assert gids(fig)["output"] + 1 == 4
+    plt.close(fig)
