@@ -15,7 +15,7 @@ def test_torchvision_baseline_reads_the_same_images_as_cnnlab(tmp_path, monkeypa
     dataset = bench.torchvision_fashion_mnist(X, y, transform=None)  # the real torchvision.datasets.FashionMNIST
     assert len(dataset) == 64
     image, label = dataset[5]  # a PIL image, as torchvision gives it
-    assert torch.equal(torch.from_numpy(np.asarray(image)), X[5, 0])
+    assert torch.equal(torch.from_numpy(np.array(image)), X[5, 0])
     assert label == y[5].item()
 
 
