@@ -163,6 +163,18 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return (logits.argmax(dim=1) == y).float().mean().item()
 
 
+def count_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(number of correct arg-max labels, number of labels): per example for (N, K) logits and (N,) labels, per pixel
+    for (N, K, H, W) logits and (N, H, W) labels (segmentation); (nan, 0) for targets that are not class labels.
+
+    >>> count_correct(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))
+    (tensor(1), 2)
+    """
+    if y.is_floating_point() or logits.ndim != y.ndim + 1:
+        return torch.tensor(float("nan")), 0  # regression targets: accuracy means nothing
+    return (logits.argmax(1) == y).sum(), y.numel()
+
+
 def _amp_dtype(device: torch.device) -> torch.dtype | None:
     """Mixed precision only on CUDA: bfloat16 where supported, else float16 (which needs a GradScaler)."""
     if device.type != "cuda":
@@ -180,6 +192,8 @@ def train_one_epoch(
 ) -> tuple[float, float]:
     """One pass over `batches`: forward, loss, backward, update; returns (mean loss, accuracy).
 
+    Accuracy is per example for class labels, per pixel for segmentation masks, and nan for regression targets.
+
     `scheduler`, if given, is stepped after every batch (per-epoch schedules are stepped by `fit`).
     """
     loss_fn = loss_fn if loss_fn is not None else nn.functional.cross_entropy
@@ -187,7 +201,7 @@ def train_one_epoch(
     amp = _amp_dtype(device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     net.train()
-    total_loss, total_correct, total_n = 0.0, 0, 0
+    total_loss, total_correct, total_n, total_labels = 0.0, 0, 0, 0
     for X, y in batches:
         X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if device.type == "cuda" and X.ndim == 4:
@@ -202,11 +216,11 @@ def train_one_epoch(
         if scheduler is not None:
             scheduler.step()
         total_loss += loss.detach() * len(y)  # stays on the device: no sync per batch
-        total_correct += (logits.detach().argmax(1) == y).sum()
-        total_n += len(y)
+        correct, labels = count_correct(logits.detach(), y)
+        total_correct, total_labels, total_n = total_correct + correct, total_labels + labels, total_n + len(y)
     if total_n == 0:
         raise ValueError("no batches to train on: the training data is empty")
-    return float(total_loss) / total_n, float(total_correct) / total_n
+    return float(total_loss) / total_n, float(total_correct) / max(total_labels, 1)
 
 
 @torch.no_grad()
@@ -221,7 +235,7 @@ def evaluate(
     device = device if device is not None else next(net.parameters()).device
     amp = _amp_dtype(device)
     net.eval()
-    total_loss, total_correct, total_n = 0.0, 0, 0
+    total_loss, total_correct, total_n, total_labels = 0.0, 0, 0, 0
     for X, y in batches:
         X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if device.type == "cuda" and X.ndim == 4:
@@ -229,11 +243,11 @@ def evaluate(
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             logits = net(X)
         total_loss += loss_fn(logits.float(), y) * len(y)
-        total_correct += (logits.argmax(1) == y).sum()
-        total_n += len(y)
+        correct, labels = count_correct(logits, y)
+        total_correct, total_labels, total_n = total_correct + correct, total_labels + labels, total_n + len(y)
     if total_n == 0:
         raise ValueError("no batches to evaluate: the data is empty")
-    return float(total_loss) / total_n, float(total_correct) / total_n
+    return float(total_loss) / total_n, float(total_correct) / max(total_labels, 1)
 
 
 def fit(

@@ -166,3 +166,16 @@ def test_history_best_epoch_and_accuracy():
     with pytest.raises(ValueError, match="recorded loss or accuracy"):
         h.best_epoch("lr")
     assert accuracy(torch.eye(3), torch.tensor([0, 1, 1])) == pytest.approx(2 / 3)
+
+
+def test_accuracy_is_per_pixel_for_masks_and_nan_for_regression():
+    seg = nn.Conv2d(1, 3, 1)  # (N, 1, H, W) -> (N, 3, H, W) class scores per pixel
+    X, masks = torch.rand(8, 1, 4, 4), torch.randint(0, 3, (8, 4, 4))
+    loader = TensorLoader(X, masks, batch_size=3, device=CPU)
+    _, acc = evaluate(seg, loader)
+    with torch.no_grad():
+        expected = (seg(X).argmax(1) == masks).float().mean().item()
+    assert acc == pytest.approx(expected)
+    regression = TensorLoader(X, torch.rand(8, 1, 4, 4), batch_size=3, device=CPU)
+    loss, acc = evaluate(nn.Conv2d(1, 1, 1), regression, loss_fn=nn.functional.mse_loss)
+    assert loss > 0 and acc != acc  # nan: accuracy means nothing for regression
