@@ -1,0 +1,387 @@
+"""Transfer learning: freeze a pretrained body, replace its head, cache its features, compare the strategies.
+
+The two scenarios of the lectures:
+
+* **fixed feature extractor** - freeze every layer but a new last layer, and train only that layer;
+* **fine-tuning** - start from the pretrained weights and train everything (body at a smaller learning rate).
+
+A frozen network still has a trap: ``net.train()`` switches its BatchNorm layers back to batch statistics, so
+their running means drift even though no weight is trained. `freeze` therefore keeps frozen BatchNorm layers in
+eval mode with a forward pre-hook (``fit`` calls ``net.train()`` every epoch), and `unfreeze` removes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models import mobilenet_v2
+from torchvision.ops import roi_align
+
+from cnnlab.data import data_dir
+from cnnlab.runtime import get_device, set_seed
+from cnnlab.train import fit
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # per RGB channel, for images scaled to [0, 1]
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_MEAN_255 = (123.68, 116.779, 103.939)  # the same numbers for images in [0, 255] (x 255)
+IMAGENET_STD_255 = (58.393, 57.12, 57.375)
+STRATEGIES = ("features", "finetune", "scratch")
+_HOOK_ATTR = "_cnnlab_frozen_bn_hook"  # where freeze() keeps the hook handle of a frozen BatchNorm layer
+
+
+# ---------------------------------------------------------------------------------------------- head and counts
+
+
+def _check_net(net: Any) -> None:
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+
+
+def head_name(net: nn.Module) -> str:
+    """The name of `net`'s head: its last ``nn.Linear`` (``'classifier.1'`` in MobileNetV2, ``'fc'`` in ResNet)."""
+    _check_net(net)
+    names = [name for name, m in net.named_modules() if isinstance(m, nn.Linear)]
+    if not names:
+        raise ValueError("net has no nn.Linear layer, so it has no head to freeze around or replace")
+    return names[-1]
+
+
+def count_trainable(net: nn.Module) -> int:
+    """Number of parameters that require a gradient (what the optimizer will update).
+
+    >>> count_trainable(nn.Linear(512, 10))  # ResNet-18's new head for 10 classes: 512 * 10 + 10
+    5130
+    """
+    _check_net(net)
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+def replace_head(net: nn.Module, num_classes: int) -> nn.Module:
+    """Swap `net`'s last ``nn.Linear`` for a fresh, trainable one with `num_classes` outputs; returns `net`.
+
+    >>> net = replace_head(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1000)), 2)
+    >>> net[2]
+    Linear(in_features=8, out_features=2, bias=True)
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    name = head_name(net)
+    old = net.get_submodule(name)
+    parent_name, _, child = name.rpartition(".")
+    parent = net.get_submodule(parent_name) if parent_name else net
+    new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)  # (N, D) -> (N, num_classes)
+    setattr(parent, child, new.to(old.weight.device))
+    return net
+
+
+# -------------------------------------------------------------------------------------------- freeze / unfreeze
+
+
+def _keep_eval(module: nn.Module, inputs: tuple) -> None:
+    """Forward pre-hook of a frozen BatchNorm layer: use (and never update) its running statistics."""
+    if module.training:
+        module.eval()
+
+
+def _set_frozen(module: nn.Module, frozen: bool) -> None:
+    for p in module.parameters(recurse=False):
+        p.requires_grad_(not frozen)
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        handle = getattr(module, _HOOK_ATTR, None)
+        if frozen and handle is None:
+            setattr(module, _HOOK_ATTR, module.register_forward_pre_hook(_keep_eval))
+            module.eval()
+        elif not frozen and handle is not None:
+            handle.remove()
+            delattr(module, _HOOK_ATTR)
+
+
+def freeze(net: nn.Module, up_to: int | None = None) -> nn.Module:
+    """Freeze `net` but its head (`up_to=None`), or only its first `up_to` top-level children; returns `net`.
+
+    Frozen parameters get ``requires_grad=False``; frozen BatchNorm layers stay in eval mode even after
+    ``net.train()`` (they switch back at their next forward), so their running statistics never move.
+
+    >>> net = freeze(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)))
+    >>> count_trainable(net)  # only the head: 8 * 2 + 2
+    18
+    """
+    _check_net(net)
+    if up_to is None:
+        head = net.get_submodule(head_name(net))
+        for m in net.modules():
+            _set_frozen(m, True)
+        for m in head.modules():
+            _set_frozen(m, False)
+        return net
+    children = list(net.children())
+    if isinstance(up_to, bool) or not isinstance(up_to, int) or not 0 <= up_to <= len(children):
+        raise ValueError(f"up_to must be None (all but the head) or an int in 0..{len(children)} "
+                         f"(top-level children of net), got {up_to!r}")
+    for child in children[:up_to]:
+        for m in child.modules():
+            _set_frozen(m, True)
+    return net
+
+
+def unfreeze(net: nn.Module) -> nn.Module:
+    """Make every parameter of `net` trainable again and let its BatchNorm layers follow ``net.train()``."""
+    _check_net(net)
+    for m in net.modules():
+        _set_frozen(m, False)
+    return net
+
+
+def set_train_mode(net: nn.Module) -> nn.Module:
+    """``net.train()``, then eval mode again for every frozen BatchNorm layer (explicit, before any forward)."""
+    _check_net(net)
+    net.train()
+    for m in net.modules():
+        if getattr(m, _HOOK_ATTR, None) is not None:
+            m.eval()
+    return net
+
+
+def frozen_bn_in_train_mode(net: nn.Module) -> list[str]:
+    """Names of BatchNorm layers whose parameters are all frozen but which are in train mode (the classic bug)."""
+    _check_net(net)
+    return [name for name, m in net.named_modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+            and any(True for _ in m.parameters()) and not any(p.requires_grad for p in m.parameters())]
+
+
+def param_groups(net: nn.Module, lr_head: float, lr_body: float) -> list[dict[str, Any]]:
+    """Optimizer groups with discriminative learning rates: trainable body at `lr_body`, head at `lr_head`.
+
+    Frozen parameters are left out, so the optimizer sees only what it may update.
+
+    >>> groups = param_groups(freeze(nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))), lr_head=0.1, lr_body=0.01)
+    >>> [(len(g["params"]), g["lr"]) for g in groups]  # the frozen body has no group
+    [(2, 0.1)]
+    """
+    for name, lr in (("lr_head", lr_head), ("lr_body", lr_body)):
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+            raise ValueError(f"{name} must be a positive number, got {lr!r}")
+    head = net.get_submodule(head_name(net))
+    head_ids = {id(p) for p in head.parameters()}
+    body = [p for p in net.parameters() if p.requires_grad and id(p) not in head_ids]
+    top = [p for p in head.parameters() if p.requires_grad]
+    groups = [{"params": body, "lr": lr_body}, {"params": top, "lr": lr_head}]
+    return [g for g in groups if g["params"]]
+
+
+# ----------------------------------------------------------------------------------------- features, cached
+
+
+def checksum(net: nn.Module, X: torch.Tensor) -> str:
+    """sha256 of `net`'s class, state (weights and buffers) and `X`'s dtype, shape and values: the cache key."""
+    _check_net(net)
+    digest = hashlib.sha256(type(net).__name__.encode())
+    for name, t in list(net.state_dict().items()) + [("X", X)]:
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{name}{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def feature_cache_dir() -> Path:
+    """Where extracted features are cached: ``data/cache/features`` (git-ignored)."""
+    return data_dir() / "cache" / "features"
+
+
+@torch.no_grad()
+def extract_features(net: nn.Module, data: torch.Tensor, batch_size: int = 128, *,
+                     cache_dir: Path | None = None, use_cache: bool = True) -> torch.Tensor:
+    """``net(data)`` in eval mode, batch by batch, as a float32 CPU tensor; cached on disk by model + data checksum.
+
+    A changed weight, buffer or input value gives a new checksum, hence a fresh computation.
+    """
+    _check_net(net)
+    if not isinstance(data, torch.Tensor) or data.ndim < 2:
+        raise TypeError(f"data must be a torch tensor (N, ...), got {type(data).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    path = None
+    if use_cache:
+        folder = Path(cache_dir) if cache_dir is not None else feature_cache_dir()
+        path = folder / f"{type(net).__name__}-{checksum(net, data)[:32]}.pt"
+        if path.is_file():
+            return torch.load(path, weights_only=True)
+    was_training = net.training
+    net.eval()
+    device = next(net.parameters()).device
+    out = [net(data[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(data), batch_size)]
+    net.train(was_training)
+    features = torch.cat(out).flatten(1)  # (N, ...) -> (N, D)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        torch.save(features, partial)
+        partial.replace(path)  # atomic: a reader never sees half a file
+    return features
+
+
+# -------------------------------------------------------------------------------------- inputs and the model
+
+
+def to_imagenet_input(X: torch.Tensor, size: int) -> torch.Tensor:
+    """Images (N, 1 or 3, H, W), uint8 or float in [0, 1], as ImageNet input: RGB, `size` px, normalised."""
+    if not isinstance(X, torch.Tensor) or X.ndim != 4 or X.shape[1] not in (1, 3):
+        raise ValueError(f"X must be a tensor (N, 1 or 3, H, W), got {getattr(X, 'shape', type(X).__name__)}")
+    x = X.float() / 255 if X.dtype == torch.uint8 else X.float()
+    x = x.expand(-1, 3, -1, -1)  # (N, 1, H, W) -> (N, 3, H, W): grey repeated
+    x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    mean = torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1)
+    return (x - mean) / std  # (N, 3, size, size)
+
+
+def mobilenet_body(net: nn.Module) -> nn.Sequential:
+    """MobileNetV2 without its classifier: (N, 3, H, W) -> (N, 1280) pooled features (shares `net`'s weights)."""
+    return nn.Sequential(net.features, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+def pretrained_mobilenet_v2() -> nn.Module:
+    """torchvision's MobileNetV2 with its ImageNet weights (offline: from torch's hub cache)."""
+    from torchvision.models import MobileNet_V2_Weights
+
+    return mobilenet_v2(weights=MobileNet_V2_Weights.IMAGENET1K_V1)
+
+
+@dataclass(frozen=True)
+class ImageNetAugment:
+    """The lectures' training pipeline for a whole batch on its device: RandomResizedCrop, flip, colour jitter.
+
+    Each image gets its own crop (area `scale`, aspect `ratio`), mirror and jitter; one ``roi_align`` call crops
+    and resizes the batch. Use as ``fit(..., augment=ImageNetAugment(), mean=IMAGENET_MEAN, std=IMAGENET_STD)``.
+    """
+
+    scale: tuple[float, float] = (0.08, 1.0)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    hflip: bool = True
+    jitter: float = 0.4  # brightness, contrast and saturation factors drawn from [1 - jitter, 1 + jitter]
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        N, C, H, W = x.shape
+        u = torch.rand(N, 6, generator=generator)
+        area = (self.scale[0] + (self.scale[1] - self.scale[0]) * u[:, 0]) * H * W
+        log_r = math.log(self.ratio[0]) + (math.log(self.ratio[1]) - math.log(self.ratio[0])) * u[:, 1]
+        w = (area * log_r.exp()).sqrt().clamp(max=W)
+        h = (area / log_r.exp()).sqrt().clamp(max=H)
+        x0, y0 = (W - w) * u[:, 2], (H - h) * u[:, 3]
+        boxes = torch.stack([torch.arange(N).float(), x0, y0, x0 + w, y0 + h], 1).to(x.device)  # (N, 5)
+        out = roi_align(x, boxes, output_size=(H, W), aligned=True)  # (N, C, H, W): each image its own crop
+        if self.hflip:
+            out = torch.where((u[:, 4] < 0.5).to(x.device)[:, None, None, None], out.flip(3), out)
+        if self.jitter > 0:
+            f = (1 - self.jitter + 2 * self.jitter * torch.rand(N, 3, generator=generator)).to(x.device)
+            out = out * f[:, 0, None, None, None]  # brightness
+            mean = out.mean((1, 2, 3), keepdim=True)
+            out = (out - mean) * f[:, 1, None, None, None] + mean  # contrast
+            grey = out.mean(1, keepdim=True)  # (N, 1, H, W)
+            out = (out - grey) * f[:, 2, None, None, None] + grey  # saturation
+        return out.clamp(0, 1)
+
+
+# ------------------------------------------------------------------------------------------- the experiment
+
+
+def run_strategy(strategy: str, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
+                 *, num_epochs: int, lr: float = 0.01, seed: int = 0, batch_size: int = 32,
+                 device: torch.device | None = None) -> dict[str, Any]:
+    """Train MobileNetV2 on ImageNet-ready `train` by `strategy`; returns test accuracy, seconds, trainable count.
+
+    * ``features``: frozen pretrained body, features extracted once (cached), a new linear head trained at `lr`;
+    * ``finetune``: pretrained weights, everything trained: head at `lr`, body at `lr` / 10, StepLR(7, 0.1);
+    * ``scratch``: random weights, everything trained at `lr`, StepLR(7, 0.1).
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
+    device = device if device is not None else get_device()
+    num_classes = int(torch.cat([train[1], test[1]]).max()) + 1
+    set_seed(seed)
+    start = time.perf_counter()
+    if strategy == "features":
+        body = mobilenet_body(pretrained_mobilenet_v2()).to(device)
+        F_train, F_test = (extract_features(body, X, batch_size=128) for X in (train[0], test[0]))
+        set_seed(seed)
+        net = nn.Linear(F_train.shape[1], num_classes)  # (N, 1280) -> (N, num_classes)
+        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+        history = fit(net, (F_train, train[1]), (F_test, test[1]), num_epochs=num_epochs, optimizer=opt,
+            batch_size=batch_size, device=device, seed=seed, progress=False)
+        trainable = count_trainable(net)
+    else:
+        net = pretrained_mobilenet_v2() if strategy == "finetune" else mobilenet_v2()
+        replace_head(net, num_classes)
+        lr_body = lr / 10 if strategy == "finetune" else lr
+        opt = torch.optim.SGD(param_groups(net, lr_head=lr, lr_body=lr_body), momentum=0.9)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=7, gamma=0.1)
+        history = fit(net, train, test, num_epochs=num_epochs, optimizer=opt, scheduler=sched,
+            batch_size=batch_size, device=device, seed=seed, progress=False)
+        trainable = count_trainable(net)
+    return {"strategy": strategy, "seed": seed, "acc": history.val_acc[-1],
+            "seconds": time.perf_counter() - start, "trainable": trainable}
+
+
+# --------------------------------------------------------------------------------------------- target tasks
+
+
+def load_faces() -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-image's bundled ``lfw_subset``: 200 grey 25x25 images, 100 faces (y=1) then 100 non-faces (y=0).
+
+    >>> X, y = load_faces(); tuple(X.shape), int(y.sum())
+    ((200, 1, 25, 25), 100)
+    """
+    from skimage.data import lfw_subset
+
+    X = torch.from_numpy(lfw_subset()).float().unsqueeze(1)  # (200, 25, 25) in [0, 1] -> (200, 1, 25, 25)
+    y = torch.cat([torch.ones(100, dtype=torch.int64), torch.zeros(100, dtype=torch.int64)])
+    return X, y
+
+
+def split(X: torch.Tensor, y: torch.Tensor, num_train: int, seed: int = 0
+          ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """A random (train, test) split with `num_train` training examples, the rest for testing.
+
+    >>> (Xtr, ytr), (Xte, yte) = split(torch.zeros(10, 2), torch.arange(10), 7); len(ytr), len(yte)
+    (7, 3)
+    """
+    if not 0 < num_train < len(y):
+        raise ValueError(f"num_train must be in 1..{len(y) - 1}, got {num_train!r}")
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    tr, te = order[:num_train], order[num_train:]
+    return (X[tr], y[tr]), (X[te], y[te])
+
+
+def features_vs_scratch(features: tuple[torch.Tensor, torch.Tensor], images: tuple[torch.Tensor, torch.Tensor],
+                        test_features: torch.Tensor, test_images: torch.Tensor, y_test: torch.Tensor, *,
+                        num_epochs: int, seed: int = 0, batch_size: int = 50, width: int = 16,
+                        device: torch.device | None = None) -> tuple[float, float]:
+    """Test accuracy of (a linear head on frozen features, a `small_cnn` trained from scratch on the raw images).
+
+    `features` = (F, y) and `images` = (X uint8 (N, 1, 28, 28), y) hold the same N examples; lr 0.01 and 0.05.
+    """
+    from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
+    from cnnlab.models import small_cnn
+
+    device = device if device is not None else get_device()
+    (F, y), (X, y_img) = features, images
+    if not torch.equal(y, y_img) or len(F) != len(X):
+        raise ValueError("features and images must hold the same examples with the same labels")
+    num_classes = int(torch.cat([y, y_test]).max()) + 1
+    kw = dict(num_epochs=num_epochs, batch_size=batch_size, device=device, seed=seed, progress=False)
+    set_seed(seed)
+    head = nn.Linear(F.shape[1], num_classes)  # (N, D) -> (N, num_classes)
+    acc_features = fit(head, (F, y), (test_features, y_test), lr=0.01, **kw).val_acc[-1]
+    set_seed(seed)
+    cnn = small_cnn(in_channels=X.shape[1], num_classes=num_classes, width=width)
+    acc_scratch = fit(cnn, (X, y), (test_images, y_test), lr=0.05, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD,
+                      **kw).val_acc[-1]
+    return acc_features, acc_scratch

@@ -1,0 +1,74 @@
+"""Figures for the transfer-learning notebook: predictions on photos, augmented views, strategy bars, feature PCA."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def show_top5(photos: dict[str, torch.Tensor], top5: dict[str, list[tuple[str, float]]]) -> plt.Figure:
+    """Each photo (H, W, 3) uint8 above a bar chart of its top-5 ImageNet classes and probabilities."""
+    fig, axes = plt.subplots(2, len(photos), figsize=(3 * len(photos), 5.2), gridspec_kw={"height_ratios": [3, 2]})
+    for col, (name, image) in enumerate(photos.items()):
+        axes[0, col].imshow(image.numpy())
+        axes[0, col].set_title(name)
+        axes[0, col].axis("off")
+        labels, probs = zip(*top5[name])
+        axes[1, col].barh(range(5)[::-1], probs, color="tab:blue")
+        axes[1, col].set_yticks(range(5)[::-1], labels, fontsize=8)
+        axes[1, col].set_xlim(0, 1)
+        axes[1, col].set_xlabel("probability")
+    fig.tight_layout()
+    return fig
+
+
+def show_images(batch: torch.Tensor, title: str = "", ncols: int = 8) -> plt.Figure:
+    """A grid of images (N, 3, H, W) with values in [0, 1]."""
+    n = len(batch)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.6 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image in zip(axes.flat, batch.detach().cpu()):
+        ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_strategies(rows: list[dict], title: str) -> plt.Figure:
+    """Accuracy (mean and seeds), seconds and trainable parameters per strategy, side by side."""
+    names = sorted({r["strategy"] for r in rows}, key=[r["strategy"] for r in rows].index)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for i, name in enumerate(names):
+        mine = [r for r in rows if r["strategy"] == name]
+        accs = [r["acc"] for r in mine]
+        axes[0].bar(i, np.mean(accs), color=f"C{i}", alpha=0.6)
+        axes[0].plot([i] * len(accs), accs, "k.", ms=8)
+        axes[1].bar(i, np.mean([r["seconds"] for r in mine]), color=f"C{i}")
+        axes[2].bar(i, mine[0]["trainable"], color=f"C{i}")
+    for ax, label in zip(axes, ["test accuracy (dots: seeds)", "seconds (this machine)", "trainable parameters"]):
+        ax.set_xticks(range(len(names)), names)
+        ax.set_title(label)
+    axes[0].set_ylim(0, 1)
+    axes[2].set_yscale("log")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pca(features: torch.Tensor, y: torch.Tensor, class_names: list[str], ax: plt.Axes | None = None,
+             title: str = "") -> plt.Axes:
+    """Features (N, D) projected on their first two principal components, coloured by class."""
+    F = features - features.mean(0)
+    _, _, V = torch.pca_lowrank(F, q=2, center=False, niter=4)
+    Z = (F @ V[:, :2]).numpy()  # (N, D) -> (N, 2)
+    ax = ax if ax is not None else plt.subplots(figsize=(4, 4))[1]
+    for c, name in enumerate(class_names):
+        ax.scatter(*Z[y.numpy() == c].T, s=10, label=name, alpha=0.7)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(title)
+    ax.legend(fontsize=7, markerscale=1.5)
+    return ax

@@ -1,0 +1,256 @@
+"""cnnlab.transfer: freezing, heads, discriminative learning rates, frozen BatchNorm, cached features, the claims."""
+
+import pytest
+import torch
+from torch import nn
+from torchvision.models import mobilenet_v2, resnet18
+
+from cnnlab import transfer
+from cnnlab.models import small_cnn
+from cnnlab.train import fit
+from cnnlab.weights import WeightsNotFoundError, find_mobilenet_v2_weights
+
+
+def weights_available() -> bool:
+    try:
+        find_mobilenet_v2_weights()
+    except WeightsNotFoundError:
+        return False
+    return True
+
+
+needs_weights = pytest.mark.skipif(not weights_available(),
+                                   reason="MobileNetV2 ImageNet weights missing (python -m cnnlab.weights)")
+
+
+def bn_layers(net):
+    return [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+
+
+# ------------------------------------------------------------------------------------------------ freezing
+
+
+@pytest.mark.parametrize("build, head", [(lambda: mobilenet_v2(), "classifier.1"), (lambda: resnet18(), "fc"),
+                                         (lambda: small_cnn(), "7")])
+def test_after_freeze_only_the_head_requires_grad(build, head):
+    net = transfer.freeze(build())
+    trainable = {name for name, p in net.named_parameters() if p.requires_grad}
+    assert trainable == {f"{head}.weight", f"{head}.bias"}
+    assert transfer.count_trainable(net) == net.get_submodule(head).weight.numel() + net.get_submodule(head).out_features
+
+
+def test_freeze_up_to_freezes_the_first_children_only():
+    net = transfer.freeze(small_cnn(), up_to=2)  # conv block 1 and its pool
+    assert not any(p.requires_grad for p in net[0].parameters())
+    assert all(p.requires_grad for m in list(net)[2:] for p in m.parameters())
+
+
+def test_unfreeze_restores_everything():
+    net = transfer.unfreeze(transfer.freeze(mobilenet_v2()))
+    assert transfer.count_trainable(net) == sum(p.numel() for p in net.parameters())
+    net.train()
+    net(torch.randn(2, 3, 32, 32))
+    assert all(m.training for m in bn_layers(net))  # the hooks are gone
+
+
+def test_replace_head_gives_a_fresh_trainable_layer():
+    net = transfer.replace_head(transfer.freeze(resnet18()), 3)
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+    assert transfer.count_trainable(net) == 512 * 3 + 3
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: transfer.freeze("net"), "nn.Module"),
+    (lambda: transfer.freeze(small_cnn(), up_to=99), "up_to"),
+    (lambda: transfer.freeze(nn.Conv2d(1, 1, 3)), "no nn.Linear"),
+    (lambda: transfer.replace_head(small_cnn(), 0), "num_classes"),
+    (lambda: transfer.param_groups(small_cnn(), lr_head=0.1, lr_body=-1), "lr_body"),
+    (lambda: transfer.extract_features(small_cnn(), torch.zeros(2, 1, 28, 28), batch_size=0), "batch_size"),
+    (lambda: transfer.run_strategy("magic", (None, None), (None, None), num_epochs=1), "strategy"),
+])
+def test_bad_input_says_what_is_allowed(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+# ------------------------------------------------------------------------------------------ the optimizer
+
+
+def test_the_optimizer_sees_only_trainable_parameters():
+    net = transfer.freeze(small_cnn(), up_to=3)
+    groups = transfer.param_groups(net, lr_head=0.1, lr_body=0.01)
+    opt = torch.optim.SGD(groups, lr=0.5, momentum=0.9)
+    seen = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert seen == {id(p) for p in net.parameters() if p.requires_grad}
+    assert [g["lr"] for g in opt.param_groups] == [0.01, 0.1]  # body, head
+    assert {id(p) for p in opt.param_groups[1]["params"]} == {id(p) for p in net[7].parameters()}
+
+
+def test_frozen_weights_do_not_move_when_training():
+    torch.manual_seed(0)
+    net = transfer.replace_head(transfer.freeze(small_cnn()), 2)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    X, y = torch.randn(32, 1, 28, 28), torch.randint(0, 2, (32,))
+    opt = torch.optim.SGD(transfer.param_groups(net, lr_head=0.1, lr_body=0.01), momentum=0.9)
+    fit(net, (X, y), num_epochs=2, optimizer=opt, batch_size=8, device="cpu", progress=False)
+    after = net.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"7.weight", "7.bias"}  # running statistics included: BatchNorm stayed in eval mode
+
+
+# ------------------------------------------------------------------------------------- frozen BatchNorm
+
+
+def test_the_classic_bug_requires_grad_alone_lets_bn_statistics_drift():
+    net = small_cnn()
+    for p in net[:-1].parameters():
+        p.requires_grad_(False)  # frozen "by hand"
+    mean_before = net[0][1].running_mean.clone()
+    net.train()
+    net(torch.randn(8, 1, 28, 28) + 3)
+    assert not torch.equal(mean_before, net[0][1].running_mean)
+
+
+def test_frozen_bn_stays_in_eval_mode_after_net_train():
+    torch.manual_seed(0)
+    net = transfer.freeze(small_cnn())
+    X = torch.randn(8, 1, 28, 28) + 3
+    net.eval()
+    expected = net(X)
+    stats = [m.running_mean.clone() for m in bn_layers(net)]
+    net.train()
+    torch.testing.assert_close(net(X), expected)  # same as eval: running statistics, not batch statistics
+    assert not any(m.training for m in bn_layers(net))
+    assert transfer.frozen_bn_in_train_mode(net) == []
+    for m, s in zip(bn_layers(net), stats):
+        torch.testing.assert_close(m.running_mean, s)
+
+
+def test_set_train_mode_reapplies_eval_before_any_forward():
+    net = transfer.freeze(mobilenet_v2())
+    net.train()
+    assert transfer.frozen_bn_in_train_mode(net)  # nn.Module.train() flips them; the hook only acts on forward
+    transfer.set_train_mode(net)
+    assert transfer.frozen_bn_in_train_mode(net) == []
+    assert net.classifier.training  # the rest of the net is in train mode (dropout on)
+
+
+def test_partly_frozen_net_keeps_trainable_bn_in_train_mode():
+    net = transfer.freeze(small_cnn(), up_to=2)
+    transfer.set_train_mode(net)
+    assert [m.training for m in bn_layers(net)] == [False, True, True]
+
+
+# ---------------------------------------------------------------------------------------- feature cache
+
+
+def test_extract_features_matches_the_net_and_is_cached(tmp_path):
+    torch.manual_seed(0)
+    body = small_cnn()[:-1]  # (N, 1, 28, 28) -> (N, 128)
+    X = torch.randn(10, 1, 28, 28)
+    calls = []
+    body.register_forward_hook(lambda m, i, o: calls.append(len(o)))
+    first = transfer.extract_features(body, X, batch_size=4, cache_dir=tmp_path)
+    body.eval()
+    torch.testing.assert_close(first, body(X).detach())
+    calls.clear()
+    second = transfer.extract_features(body, X, batch_size=4, cache_dir=tmp_path)
+    assert torch.equal(first, second) and calls == []  # loaded, not recomputed
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+
+
+@pytest.mark.parametrize("change", ["input", "weight", "buffer"])
+def test_feature_cache_is_invalidated_when_inputs_change(tmp_path, change):
+    torch.manual_seed(0)
+    body = small_cnn()[:-1]
+    X = torch.randn(6, 1, 28, 28)
+    first = transfer.extract_features(body, X, cache_dir=tmp_path)
+    if change == "input":
+        X = X.clone()
+        X[0, 0, 0, 0] += 1
+    elif change == "weight":
+        with torch.no_grad():
+            body[0][0].weight[0, 0, 0, 0] += 1
+    else:
+        body[0][1].running_var.mul_(4)
+    second = transfer.extract_features(body, X, cache_dir=tmp_path)
+    assert not torch.equal(first, second)
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+    body.eval()
+    torch.testing.assert_close(second, body(X).detach())
+
+
+def test_checksum_depends_on_values_not_identity():
+    net = small_cnn()
+    X = torch.zeros(2, 1, 28, 28)
+    assert transfer.checksum(net, X) == transfer.checksum(net, X.clone())
+    assert transfer.checksum(net, X) != transfer.checksum(net, X.double())
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def test_the_two_normalisation_conventions_agree():
+    torch.manual_seed(0)
+    X = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    mean255, std255 = (torch.tensor(v).reshape(1, 3, 1, 1) for v in (transfer.IMAGENET_MEAN_255, transfer.IMAGENET_STD_255))
+    mean1, std1 = (torch.tensor(v).reshape(1, 3, 1, 1) for v in (transfer.IMAGENET_MEAN, transfer.IMAGENET_STD))
+    a = (X.float() - mean255) / std255
+    b = (X.float() / 255 - mean1) / std1
+    torch.testing.assert_close(a, b, atol=0.01, rtol=0)  # VGG's means 116.779, 103.939 vs 0.456 * 255 = 116.28, ...
+    assert (a - b).abs().max() > 1e-3  # not identical: the two decks' constants come from different sources
+    torch.testing.assert_close(transfer.to_imagenet_input(X, 8), b)
+
+
+def test_load_faces_and_split():
+    X, y = transfer.load_faces()
+    assert X.shape == (200, 1, 25, 25) and 0 <= X.min() and X.max() <= 1
+    (Xtr, ytr), (Xte, yte) = transfer.split(X, y, 150, seed=1)
+    assert len(ytr) == 150 and len(yte) == 50
+    assert transfer.to_imagenet_input(Xtr, 48).shape == (150, 3, 48, 48)
+
+
+# ------------------------------------------------------------------------------------- the claims, 3 seeds
+
+
+@needs_weights
+def test_pretrained_mobilenet_predicts_the_cat():
+    from torchvision.models import MobileNet_V2_Weights
+
+    from cnnlab.data import load_photo
+
+    net = transfer.pretrained_mobilenet_v2().eval()
+    X = load_photo("chelsea").permute(2, 0, 1)[None]  # (H, W, 3) -> (1, 3, H, W)
+    x = MobileNet_V2_Weights.IMAGENET1K_V1.transforms()(X)
+    top5 = net(x).topk(5).indices[0].tolist()
+    names = MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]
+    assert "cat" in names[top5[0]]
+
+
+@needs_weights
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_claim_feature_extractor_beats_scratch_on_few_faces(seed, tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))  # feature cache in tmp
+    X, y = transfer.load_faces()
+    train, test = transfer.split(transfer.to_imagenet_input(X, 40), y, 60, seed=seed)
+    test = (test[0][:60], test[1][:60])
+    kw = dict(num_epochs=5, seed=seed, batch_size=20, device=torch.device("cpu"))
+    features = transfer.run_strategy("features", train, test, **kw)
+    scratch = transfer.run_strategy("scratch", train, test, **kw)
+    assert features["acc"] > scratch["acc"] + 0.15
+    assert features["trainable"] * 800 < scratch["trainable"]
+
+
+@needs_weights
+def test_claim_imagenet_features_beat_scratch_on_100_fashion_images(tmp_path, monkeypatch):
+    from cnnlab.data import load_fashion_mnist
+
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))
+    X, y = load_fashion_mnist("train", subset=100)
+    X_test, y_test = load_fashion_mnist("test", subset=300)
+    body = transfer.mobilenet_body(transfer.pretrained_mobilenet_v2())
+    F, F_test = (transfer.extract_features(body, transfer.to_imagenet_input(x, 48)) for x in (X, X_test))
+    for seed in (0, 1, 2):
+        acc_features, acc_scratch = transfer.features_vs_scratch((F, y), (X, y), F_test, X_test, y_test,
+                                                                 num_epochs=8, seed=seed, device=torch.device("cpu"))
+        assert acc_features > acc_scratch + 0.03, seed
