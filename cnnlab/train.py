@@ -265,6 +265,7 @@ def fit(
     mean: float | Sequence[float] | None = None,
     std: float | Sequence[float] | None = None,
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    drop_last: bool = False,
     device: torch.device | str | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -273,7 +274,8 @@ def fit(
     """Train `net` on `train_data = (X, y)` for `num_epochs`, evaluating on `val_data` after each epoch.
 
     Give either `optimizer` or `lr` (then plain SGD with momentum 0.9 is used). Training batches are shuffled
-    (and augmented, if `augment`), validation batches are not. `scheduler` steps per "epoch" or per "batch".
+    (and augmented, if `augment`), validation batches are not. `drop_last` skips the last, smaller training batch,
+    whose few examples make poor BatchNorm statistics. `scheduler` steps per "epoch" or per "batch".
     On CUDA it uses mixed precision and channels_last; the results are otherwise the same code path.
     """
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 0:
@@ -291,7 +293,8 @@ def fit(
     if optimizer is None:
         optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     norm = dict(mean=mean, std=std, device=device)
-    train_loader = TensorLoader(*train_data, batch_size, shuffle=True, augment=augment, seed=seed, **norm)
+    train_loader = TensorLoader(*train_data, batch_size, shuffle=True, augment=augment, drop_last=drop_last, seed=seed,
+                                **norm)
     val_loader = TensorLoader(*val_data, batch_size, shuffle=False, **norm) if val_data is not None else None
 
     history, start = History(), time.perf_counter()

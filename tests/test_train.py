@@ -179,3 +179,16 @@ def test_accuracy_is_per_pixel_for_masks_and_nan_for_regression():
     regression = TensorLoader(X, torch.rand(8, 1, 4, 4), batch_size=3, device=CPU)
     loss, acc = evaluate(nn.Conv2d(1, 1, 1), regression, loss_fn=nn.functional.mse_loss)
     assert loss > 0 and acc != acc  # nan: accuracy means nothing for regression
+
+
+def test_fit_drop_last_skips_the_small_last_training_batch():
+    seen = []
+
+    def recording_loss(logits, target):
+        if torch.is_grad_enabled():
+            seen.append(len(target))
+        return nn.functional.cross_entropy(logits, target)
+
+    fit(nn.Linear(2, 2), blobs(10), num_epochs=1, lr=0.1, batch_size=4, drop_last=True, loss_fn=recording_loss,
+        device=CPU, progress=False)
+    assert seen == [4, 4]
