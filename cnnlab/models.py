@@ -32,3 +32,22 @@ def small_cnn(in_channels: int = 1, num_classes: int = 10, width: int = 32) -> n
         nn.Flatten(),  # -> (N, 4w)
         nn.Linear(4 * w, num_classes),  # -> (N, num_classes) logits
     )
+
+
+def fast_cnn(width: int = 8, num_classes: int = 10) -> nn.Sequential:
+    """A two-layer CNN for 28x28 images with strided convolutions instead of pooling: seconds per run on a CPU.
+
+    >>> import torch
+    >>> fast_cnn()(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+    """
+    if width < 1 or num_classes < 2:
+        raise ValueError(f"need width >= 1 and num_classes >= 2; got {width}, {num_classes}")
+    return nn.Sequential(
+        nn.Conv2d(1, width, 5, stride=2, padding=2),  # (N, 1, 28, 28) -> (N, w, 14, 14)
+        nn.ReLU(),
+        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),  # -> (N, 2w, 7, 7)
+        nn.ReLU(),
+        nn.Flatten(),  # -> (N, 2w * 49)
+        nn.Linear(2 * width * 49, num_classes),  # -> (N, num_classes) logits
+    )

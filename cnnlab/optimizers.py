@@ -1,0 +1,134 @@
+"""Optimisers by hand: the update rules of SGD, SGD + momentum, RMSprop, Adam and AdamW, and 2-D loss surfaces.
+
+Each `*_step` takes the parameter `x`, its gradient and a `state` dict (empty at the start, filled as it goes) and
+returns the new `x`; `tests/test_optimizers.py` checks each one against `torch.optim`. `path` runs a torch optimiser
+on a 2-D surface and records where it goes, for plots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+Surface = Callable[[torch.Tensor], torch.Tensor]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Update rules
+# ----------------------------------------------------------------------------------------------------------
+def sgd_step(x: torch.Tensor, grad: torch.Tensor, state: dict, lr: float, momentum: float = 0.0) -> torch.Tensor:
+    """SGD, and with momentum rho the lectures' rule v = rho v + grad, x = x - lr v.
+
+    >>> sgd_step(torch.tensor([1.0]), torch.tensor([2.0]), {}, lr=0.1)
+    tensor([0.8000])
+    """
+    if momentum == 0:
+        return x - lr * grad
+    v = state.get("v", torch.zeros_like(x))
+    v = momentum * v + grad  # velocity: a running sum of past gradients, decayed by rho
+    state["v"] = v
+    return x - lr * v
+
+
+def rmsprop_step(
+    x: torch.Tensor, grad: torch.Tensor, state: dict, lr: float, alpha: float = 0.99, eps: float = 1e-8
+) -> torch.Tensor:
+    """RMSprop: divide the step by a running root-mean-square of the gradient, per coordinate."""
+    s = alpha * state.get("s", torch.zeros_like(x)) + (1 - alpha) * grad**2
+    state["s"] = s
+    return x - lr * grad / (s.sqrt() + eps)
+
+
+def adam_step(
+    x: torch.Tensor,
+    grad: torch.Tensor,
+    state: dict,
+    lr: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    decoupled: bool = False,
+) -> torch.Tensor:
+    """Adam: momentum (m) and RMSprop (v) with bias correction; weight decay as L2 (Adam) or decoupled (AdamW)."""
+    beta1, beta2 = betas
+    if weight_decay and decoupled:
+        x = x * (1 - lr * weight_decay)  # AdamW: shrink the weights directly, apart from the gradient
+    elif weight_decay:
+        grad = grad + weight_decay * x  # Adam: add the L2 gradient, which then gets rescaled by v
+    t = state.get("t", 0) + 1
+    m = beta1 * state.get("m", torch.zeros_like(x)) + (1 - beta1) * grad
+    v = beta2 * state.get("v", torch.zeros_like(x)) + (1 - beta2) * grad**2
+    state.update(t=t, m=m, v=v)
+    m_hat = m / (1 - beta1**t)  # undo the bias towards 0 of averages started at 0
+    v_hat = v / (1 - beta2**t)
+    return x - lr * m_hat / (v_hat.sqrt() + eps)
+
+
+def adamw_step(
+    x: torch.Tensor, grad: torch.Tensor, state: dict, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8, weight_decay: float = 0.01,
+) -> torch.Tensor:
+    """AdamW: Adam with decoupled weight decay x = x (1 - lr wd) (PyTorch's default wd = 0.01)."""
+    return adam_step(x, grad, state, lr, betas, eps, weight_decay, decoupled=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 2-D loss surfaces: xy has shape (..., 2)
+# ----------------------------------------------------------------------------------------------------------
+def ill_conditioned(xy: torch.Tensor) -> torch.Tensor:
+    """A long narrow valley 0.5 (x^2 + 25 y^2): curvature 25x larger along y than along x; minimum at (0, 0).
+
+    >>> ill_conditioned(torch.tensor([2.0, 1.0])).item()
+    14.5
+    """
+    return 0.5 * (xy[..., 0] ** 2 + 25 * xy[..., 1] ** 2)
+
+
+def rosenbrock(xy: torch.Tensor) -> torch.Tensor:
+    """Rosenbrock's banana (1 - x)^2 + 100 (y - x^2)^2: a curved flat valley; minimum at (1, 1).
+
+    >>> rosenbrock(torch.tensor([1.0, 1.0])).item()
+    0.0
+    """
+    x, y = xy[..., 0], xy[..., 1]
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+def saddle(xy: torch.Tensor) -> torch.Tensor:
+    """A saddle x^2 - y^2 (plus a small y^4 so it has a floor): flat at (0, 0), downhill along y.
+
+    >>> saddle(torch.tensor([0.0, 0.0])).item()
+    0.0
+    """
+    x, y = xy[..., 0], xy[..., 1]
+    return x**2 - y**2 + 0.25 * y**4
+
+
+SURFACES: dict[str, Surface] = {"ill-conditioned": ill_conditioned, "rosenbrock": rosenbrock, "saddle": saddle}
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "SGD": torch.optim.SGD, "RMSprop": torch.optim.RMSprop, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW,
+}
+
+
+def path(
+    surface: Surface, start: tuple[float, float], optimizer: str, lr: float, num_steps: int, **hp: float
+) -> torch.Tensor:
+    """Where `optimizer` (a key of OPTIMIZERS) goes on `surface` from `start` in `num_steps`: (num_steps + 1, 2)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    xy = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    opt = OPTIMIZERS[optimizer]([xy], lr=lr, **hp)
+    points = [xy.detach().clone()]
+    for _ in range(num_steps):
+        opt.zero_grad()
+        surface(xy).backward()
+        opt.step()
+        points.append(xy.detach().clone())
+    return torch.stack(points)  # (num_steps + 1, 2)

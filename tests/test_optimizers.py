@@ -1,0 +1,100 @@
+"""Hand-written update rules equal torch.optim step for step; 2-D surfaces and paths behave as the notebook says."""
+
+import pytest
+import torch
+
+from cnnlab.optimizers import SURFACES, adam_step, adamw_step, path, rmsprop_step, rosenbrock, sgd_step
+
+SHAPES = [(3,), (4, 5), (2, 3, 3)]
+
+
+def _compare(ours, theirs_cls, shape, num_steps=6, **hp):
+    """Run our rule and torch's optimiser on the same gradients (of a random quadratic) and compare each step."""
+    g = torch.Generator().manual_seed(0)
+    A = torch.rand(shape, generator=g, dtype=torch.float64) + 0.5
+    x_ours = torch.randn(shape, generator=g, dtype=torch.float64)
+    x_torch = x_ours.clone().requires_grad_(True)
+    opt = theirs_cls([x_torch], **hp)
+    state: dict = {}
+    for _ in range(num_steps):
+        grad = A * x_ours + 0.1  # gradient of sum(A x^2 / 2 + 0.1 x)
+        x_ours = ours(x_ours, grad, state, **hp)
+        opt.zero_grad()
+        (0.5 * A * x_torch**2 + 0.1 * x_torch).sum().backward()
+        opt.step()
+        torch.testing.assert_close(x_ours, x_torch.detach())
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+@pytest.mark.parametrize("lr", [0.01, 0.3])
+def test_sgd_and_momentum_equal_torch(shape, momentum, lr):
+    _compare(sgd_step, torch.optim.SGD, shape, lr=lr, momentum=momentum)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("alpha", [0.9, 0.99])
+def test_rmsprop_equals_torch(shape, alpha):
+    _compare(rmsprop_step, torch.optim.RMSprop, shape, lr=0.01, alpha=alpha, eps=1e-8)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.5, 0.9)])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_adam_equals_torch(shape, betas, weight_decay):
+    _compare(adam_step, torch.optim.Adam, shape, lr=0.05, betas=betas, weight_decay=weight_decay)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("weight_decay", [0.01, 0.5])
+def test_adamw_equals_torch(shape, weight_decay):
+    _compare(adamw_step, torch.optim.AdamW, shape, lr=0.05, weight_decay=weight_decay)
+
+
+def test_adamw_differs_from_adam_with_l2():
+    x, g = torch.tensor([5.0]), torch.tensor([0.0])
+    l2 = adam_step(x, g, {}, lr=0.1, weight_decay=0.5)
+    assert not torch.equal(l2, adamw_step(x, g, {}, lr=0.1, weight_decay=0.5))
+
+
+def test_paths():
+    p = path(SURFACES["ill-conditioned"], (-4.0, 1.0), "SGD", lr=0.03, num_steps=50, momentum=0.9)
+    assert p.shape == (51, 2) and p[-1].norm() < p[0].norm()
+    adam = path(rosenbrock, (-1.5, 2.0), "Adam", lr=0.05, num_steps=500)
+    assert rosenbrock(adam[-1]) < rosenbrock(adam[0])
+    # on the saddle, starting exactly on the ridge y = 0, gradient descent never leaves it; a tiny nudge escapes
+    stuck = path(SURFACES["saddle"], (1.0, 0.0), "SGD", lr=0.1, num_steps=100)
+    escaped = path(SURFACES["saddle"], (1.0, 1e-3), "SGD", lr=0.1, num_steps=100)
+    assert stuck[-1, 1] == 0 and abs(escaped[-1, 1]) > 1.0
+
+
+def _end(surface, start, optimizer, lr, num_steps, **hp):
+    return surface(path(surface, start, optimizer, lr, num_steps, **hp)[-1]).item()
+
+
+def test_notebook_path_claims():
+    q = SURFACES["ill-conditioned"]
+    assert _end(q, (-4.0, 1.0), "SGD", 0.085, 40) > 10  # lr above 2 / curvature 25 diverges
+    ends = {
+        "SGD": _end(q, (-4.0, 1.0), "SGD", 0.07, 40),
+        "momentum": _end(q, (-4.0, 1.0), "SGD", 0.02, 40, momentum=0.9),
+        "RMSprop": _end(q, (-4.0, 1.0), "RMSprop", 0.1, 40),
+        "Adam": _end(q, (-4.0, 1.0), "Adam", 0.3, 40),
+    }
+    assert min(ends, key=ends.get) == "RMSprop"
+    momentum = _end(rosenbrock, (-1.5, 2.0), "SGD", 1e-3, 500, momentum=0.9)
+    assert momentum * 100 < _end(rosenbrock, (-1.5, 2.0), "SGD", 1e-3, 500)
+    s = SURFACES["saddle"]
+    assert _end(s, (1.5, 1e-3), "SGD", 0.05, 60) > -0.5
+    assert max(_end(s, (1.5, 1e-3), "SGD", 0.05, 60, momentum=0.9), _end(s, (1.5, 1e-3), "RMSprop", 0.05, 60),
+               _end(s, (1.5, 1e-3), "Adam", 0.05, 60)) < -0.9
+
+
+BAD = [({"optimizer": "Lion"}, "unknown optimizer"), ({"lr": -1.0}, "lr"), ({"num_steps": 0}, "num_steps")]
+
+
+@pytest.mark.parametrize("kwargs,match", BAD)
+def test_path_bad_arguments(kwargs, match):
+    args = {"surface": rosenbrock, "start": (0.0, 0.0), "optimizer": "SGD", "lr": 0.01, "num_steps": 5} | kwargs
+    with pytest.raises(ValueError, match=match):
+        path(**args)
