@@ -26,8 +26,12 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# JupyterLab's defaults: loopback only, a token in the printed URL. It refuses to run as root (containers,
+# CI) unless told, so we tell it only when we are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: install
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --no-browser $(ROOT_FLAG)
 
 test test-fast: export OMP_NUM_THREADS = 1
 
