@@ -1,0 +1,302 @@
+"""Activation functions from their formulas, with their derivatives written by hand, and the two that are layers.
+
+Each elementwise activation is a few lines of tensor arithmetic (`sigmoid`, `tanh`, `relu`, ...) next to its
+derivative (`sigmoid_grad`, ...); `ACTIVATIONS` ties each to its formula and to the PyTorch module that computes the
+same thing, which the tests use as the oracle. `Maxout` (a max over several linear maps) is a layer, not a function
+of one number.
+
+At x = 0 the kinked functions (ReLU, Leaky ReLU, ELU) have no derivative; we use the value PyTorch's autograd uses
+there, the slope of the negative side: 0 for ReLU, the leak for Leaky ReLU, alpha for ELU.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+Fn = Callable[[torch.Tensor], torch.Tensor]
+LEAK = 0.1  # the lectures' Leaky ReLU, max(0.1x, x); PyTorch's nn.LeakyReLU defaults to 0.01
+RRELU_LOWER, RRELU_UPPER = 1 / 8, 1 / 3  # RReLU's random slope range in training (PyTorch's defaults)
+
+
+def sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """1 / (1 + e^-x): squashes to (0, 1).
+
+    >>> sigmoid(torch.tensor([0.0])).item()
+    0.5
+    """
+    return 1 / (1 + torch.exp(-x))
+
+
+def sigmoid_grad(x: torch.Tensor) -> torch.Tensor:
+    """sigma(x) (1 - sigma(x)): at most 1/4, at x = 0.
+
+    >>> sigmoid_grad(torch.tensor([0.0])).item()
+    0.25
+    """
+    s = sigmoid(x)
+    return s * (1 - s)
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """(e^x - e^-x) / (e^x + e^-x) = 2 sigma(2x) - 1: a sigmoid stretched to (-1, 1), zero-centred."""
+    return 2 * sigmoid(2 * x) - 1  # this form never divides inf by inf for large |x|
+
+
+def tanh_grad(x: torch.Tensor) -> torch.Tensor:
+    """1 - tanh(x)^2: 1 at x = 0."""
+    return 1 - tanh(x) ** 2
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """max(0, x)."""
+    return torch.where(x > 0, x, torch.zeros_like(x))
+
+
+def relu_grad(x: torch.Tensor) -> torch.Tensor:
+    """1 for x > 0, else 0 (PyTorch's choice at x = 0)."""
+    return (x > 0).to(x.dtype)
+
+
+def leaky_relu(x: torch.Tensor, negative_slope: float = LEAK) -> torch.Tensor:
+    """max(slope * x, x) for 0 < slope < 1: a small slope instead of 0 on the negative side."""
+    return torch.where(x > 0, x, negative_slope * x)
+
+
+def leaky_relu_grad(x: torch.Tensor, negative_slope: float = LEAK) -> torch.Tensor:
+    """1 for x > 0, else the slope: never exactly 0, so a unit can always recover."""
+    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
+
+
+def elu(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """x for x > 0, alpha (e^x - 1) below: smooth, and it saturates to -alpha for very negative x."""
+    return torch.where(x > 0, x, alpha * torch.expm1(x))
+
+
+def elu_grad(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """1 for x > 0, alpha e^x below."""
+    return torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(x))
+
+
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    """x Phi(x), Phi the standard normal CDF: ReLU's smooth cousin used by Transformers."""
+    return x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+
+
+def gelu_grad(x: torch.Tensor) -> torch.Tensor:
+    """Phi(x) + x phi(x), phi the standard normal density."""
+    return 0.5 * (1 + torch.erf(x / math.sqrt(2))) + x * torch.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
+
+
+def silu(x: torch.Tensor) -> torch.Tensor:
+    """x sigma(x), also called Swish."""
+    return x * sigmoid(x)
+
+
+def silu_grad(x: torch.Tensor) -> torch.Tensor:
+    """sigma(x) (1 + x (1 - sigma(x)))."""
+    s = sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One elementwise activation: its formula, our function and derivative, and the PyTorch module (the oracle)."""
+
+    name: str
+    formula: str  # LaTeX, for plot titles
+    fn: Fn
+    grad: Fn
+    module: Callable[[], nn.Module]
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("sigmoid", r"$\sigma(x) = 1/(1+e^{-x})$", sigmoid, sigmoid_grad, nn.Sigmoid),
+        Activation("tanh", r"$\tanh(x)$", tanh, tanh_grad, nn.Tanh),
+        Activation("relu", r"$\max(0, x)$", relu, relu_grad, nn.ReLU),
+        Activation("leaky_relu", rf"$\max({LEAK}x, x)$", leaky_relu, leaky_relu_grad, lambda: nn.LeakyReLU(LEAK)),
+        Activation("elu", r"$x$ if $x>0$ else $e^x-1$", elu, elu_grad, nn.ELU),
+        Activation("gelu", r"$x\,\Phi(x)$", gelu, gelu_grad, nn.GELU),
+        Activation("silu", r"$x\,\sigma(x)$", silu, silu_grad, nn.SiLU),
+    )
+}
+# PReLU is Leaky ReLU with a learned slope (one per channel, starting at 0.25); RReLU draws the slope at random
+# from U(1/8, 1/3) in training and uses the mean 11/48 at test time. Both are PyTorch modules: nn.PReLU, nn.RReLU.
+LAYER_ACTIVATIONS = ("prelu", "rrelu", "maxout")
+
+
+def get_activation(name: str) -> Activation:
+    """The activation called `name` (one of ACTIVATIONS), or a ValueError listing the allowed names."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def autograd_grad(fn: Fn, x: torch.Tensor) -> torch.Tensor:
+    """d fn(x) / dx at every point of `x`, by autograd (the oracle for the hand-written derivatives).
+
+    >>> autograd_grad(torch.relu, torch.tensor([-10.0, 0.0, 10.0])).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    x = x.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(fn(x).sum(), x)  # elementwise fn: the gradient of the sum is each derivative
+    return g
+
+
+class Maxout(nn.Module):
+    """max(w_1^T x + b_1, ..., w_k^T x + b_k) per output unit: `pieces` linear maps, keep the largest.
+
+    ReLU is the special case max(0, w^T x + b); Maxout learns both pieces, so it never dies, at `pieces` times
+    the parameters.
+
+    >>> Maxout(4, 3, pieces=2)(torch.zeros(5, 4)).shape
+    torch.Size([5, 3])
+    """
+
+    def __init__(self, in_features: int, out_features: int, pieces: int = 2) -> None:
+        super().__init__()
+        if pieces < 1:
+            raise ValueError(f"pieces must be >= 1, got {pieces}")
+        self.out_features, self.pieces = out_features, pieces
+        self.linear = nn.Linear(in_features, out_features * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.linear(x)  # (N, out * pieces)
+        return z.view(*z.shape[:-1], self.out_features, self.pieces).amax(dim=-1)  # -> (N, out)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The notebook's experiments, as functions (tests/test_activations.py runs them over several seeds)
+# ----------------------------------------------------------------------------------------------------------
+def per_example_weight_grads(layer: nn.Linear, net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """dLoss_n / dW of `layer` for every example n separately: delta_n x_n^T, shape (N, out, in).
+
+    For a Linear layer y = W x the gradient of one example's loss is the outer product of the error arriving at
+    the output (delta, from autograd) and the layer's input x. Cross-entropy, summed over examples.
+    """
+    saved = {}
+
+    def keep(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        saved["x"] = inputs[0].detach()
+        output.retain_grad()
+        saved["out"] = output
+
+    handle = layer.register_forward_hook(keep)
+    try:
+        nn.functional.cross_entropy(net(X), y, reduction="sum").backward()
+    finally:
+        handle.remove()
+    delta = saved["out"].grad  # (N, out)
+    return delta[:, :, None] * saved["x"][:, None, :]  # (N, out, 1) * (N, 1, in) -> (N, out, in)
+
+
+def one_sign_fraction(grads: torch.Tensor) -> float:
+    """Fraction of (example, unit) weight-gradient rows whose non-zero entries all share one sign.
+
+    >>> one_sign_fraction(torch.tensor([[[1.0, 2.0]], [[-1.0, 3.0]]]))
+    0.5
+    """
+    nonneg, nonpos = (grads >= 0).all(dim=-1), (grads <= 0).all(dim=-1)
+    return float((nonneg | nonpos).double().mean())
+
+
+def layer_gradient_rms(net: nn.Sequential, X: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """The root-mean-square of dLoss/dW of every Linear layer of `net`, first to last (mean cross-entropy)."""
+    net.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(net(X), y).backward()
+    norms = [float(m.weight.grad.pow(2).mean().sqrt()) for m in net if isinstance(m, nn.Linear)]
+    net.zero_grad(set_to_none=True)
+    return norms
+
+
+def _fashion(n_train: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
+
+    X, y = load_fashion_mnist("train", subset=n_train)
+    return X, y, {"mean": FASHION_MNIST_MEAN, "std": FASHION_MNIST_STD}
+
+
+def vanishing_gradient_experiment(
+    activation: str = "sigmoid", *, depth: int = 10, width: int = 64, n: int = 256, seed: int = 0,
+) -> list[float]:
+    """Gradient size (RMS) per Linear layer of a `depth`-layer MLP on Fashion-MNIST (He init for ReLU, else Xavier).
+
+    Each activation gets the initialisation that keeps its forward signal alive (notebook 05), so what is left of
+    the shrinking is the activation's own derivative.
+    """
+    from cnnlab.initialization import deep_mlp, init_weights
+    from cnnlab.runtime import set_seed
+
+    X, y, norm = _fashion(n)
+    X = (X.float() / 255 - norm["mean"]) / norm["std"]
+    set_seed(seed)
+    net = deep_mlp(784, width, depth, get_activation(activation).module, num_classes=10)
+    init_weights(net, "he" if "relu" in activation else "xavier")
+    return layer_gradient_rms(net, X, y)
+
+
+def vanishing_gradient_claims(sigmoid: list[float], relu: list[float]) -> dict[str, bool]:
+    """Through a deep sigmoid stack the first layer's gradient is tiny next to the last's; through ReLU it is not."""
+    return {
+        "sigmoid: the first layer's gradient is over 1000x smaller than the last layer's":
+            sigmoid[0] < sigmoid[-1] / 1000,
+        "sigmoid: it shrinks at every step back through a layer": all(a < b for a, b in zip(sigmoid, sigmoid[1:])),
+        "ReLU: the first layer's gradient is within 10x of the last layer's": relu[0] > relu[-1] / 10,
+    }
+
+
+def dying_relu_experiment(
+    activation: str = "relu", *, lr: float = 0.25, lr_after: float = 0.01, epochs_after: int = 2, width: int = 256,
+    n_train: int = 5000, seed: int = 0, device: torch.device | str | None = None,
+) -> dict[str, float | bool]:
+    """One epoch at a too-high `lr`, then `epochs_after` at a sane one, on a one-hidden-layer MLP (He init).
+
+    A hidden unit is "off" when its pre-activation is <= 0 for every training image. For ReLU an off unit is
+    dead: its output and its gradient are 0 for every image, so no later step can change its weights.
+    """
+    from cnnlab.initialization import deep_mlp, init_weights
+    from cnnlab.runtime import get_device, set_seed
+    from cnnlab.train import fit
+
+    device = torch.device(device) if device is not None else get_device()
+    act = get_activation(activation)
+    slope = LEAK if activation == "leaky_relu" else 0.0
+    X, y, norm = _fashion(n_train)
+    set_seed(seed)
+    net = init_weights(deep_mlp(784, width, 1, act.module, num_classes=10), "he", negative_slope=slope)
+    hidden = net[1]  # Flatten, Linear (784 -> width), activation, Linear (width -> 10)
+
+    def off_units() -> torch.Tensor:
+        with torch.no_grad():
+            z = hidden(net[0](((X.float() / 255 - norm["mean"]) / norm["std"]).to(device)))  # (N, width)
+        return (z <= 0).all(dim=0).cpu()
+
+    first = fit(net, (X, y), num_epochs=1, lr=lr, seed=seed, progress=False, device=device, **norm)
+    off = off_units()
+    w_before = hidden.weight.detach().clone()
+    after = fit(net, (X, y), num_epochs=epochs_after, lr=lr_after, seed=seed, progress=False, device=device, **norm)
+    moved = (hidden.weight.detach() - w_before).abs().amax(dim=1).cpu() > 0  # per unit: did its weights change?
+    return {
+        "activation": activation, "off": float(off.double().mean()), "n_off": int(off.sum()),
+        "off_units_moved": float(moved[off].double().mean()) if off.any() else math.nan,
+        "off_after": float(off_units().double().mean()), "acc_first": first.train_acc[-1],
+        "acc_after": after.train_acc[-1],
+    }
+
+
+def dying_relu_claims(relu_high: dict, relu_low: dict, leaky_high: dict) -> dict[str, bool]:
+    """A too-high lr kills ReLU units for good; a sane lr kills none; Leaky ReLU's off units keep learning."""
+    return {
+        "ReLU, too-high lr: more than 3% of the hidden units are dead after one epoch": relu_high["off"] > 0.03,
+        "ReLU, sane lr: no hidden unit is dead": relu_low["off"] == 0.0,
+        "ReLU: not one weight of a dead unit changed in the epochs that followed": relu_high["off_units_moved"] == 0.0,
+        "Leaky ReLU, same too-high lr: fewer off units than ReLU has dead": leaky_high["off"] < relu_high["off"],
+        "Leaky ReLU: every off unit's weights kept changing":
+            leaky_high["n_off"] == 0 or leaky_high["off_units_moved"] == 1.0,
+    }

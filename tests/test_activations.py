@@ -1,0 +1,150 @@
+"""Activations: each formula equals PyTorch's module, each hand-written derivative equals autograd's."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from cnnlab.activations import (
+    ACTIVATIONS,
+    LEAK,
+    Maxout,
+    autograd_grad,
+    dying_relu_claims,
+    dying_relu_experiment,
+    elu,
+    elu_grad,
+    get_activation,
+    layer_gradient_rms,
+    leaky_relu,
+    one_sign_fraction,
+    per_example_weight_grads,
+    vanishing_gradient_claims,
+    vanishing_gradient_experiment,
+)
+
+NAMES = list(ACTIVATIONS)
+X64 = torch.cat([torch.linspace(-12, 12, 2401, dtype=torch.float64),
+                 torch.tensor([-10.0, 0.0, 10.0], dtype=torch.float64)])  # the grid and the lecture's three points
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Every test here on one thread: on a shared 2-core machine two busy-waiting OpenMP threads can be 5x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_formula_matches_pytorch_module(name, dtype):
+    a = ACTIVATIONS[name]
+    x = X64.to(dtype)
+    torch.testing.assert_close(a.fn(x), a.module()(x))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_derivative_matches_autograd_including_at_minus10_0_10(name):
+    a = ACTIVATIONS[name]
+    torch.testing.assert_close(a.grad(X64), autograd_grad(a.module(), X64))  # float64: tight tolerance
+    x32 = X64.float()
+    torch.testing.assert_close(a.grad(x32), autograd_grad(a.module(), x32), atol=1e-6, rtol=1e-5)
+
+
+def test_gradients_at_the_lectures_three_points():
+    x = torch.tensor([-10.0, 0.0, 10.0], dtype=torch.float64)
+    sig = ACTIVATIONS["sigmoid"].grad(x).tolist()
+    assert sig[1] == 0.25 and math.isclose(sig[0], math.exp(-10) / (1 + math.exp(-10)) ** 2)
+    assert math.isclose(sig[0], sig[2], rel_tol=1e-9)
+    assert ACTIVATIONS["tanh"].grad(x).tolist()[1] == 1.0 and ACTIVATIONS["tanh"].grad(x)[0] < 1e-8
+    assert ACTIVATIONS["relu"].grad(x).tolist() == [0.0, 0.0, 1.0]
+    assert ACTIVATIONS["leaky_relu"].grad(x).tolist() == [LEAK, LEAK, 1.0]
+    assert ACTIVATIONS["elu"].grad(x).tolist()[1:] == [1.0, 1.0]
+
+
+def test_elu_and_leaky_relu_take_their_parameters_like_pytorch():
+    x = X64
+    torch.testing.assert_close(elu(x, alpha=2.0), nn.ELU(alpha=2.0)(x))
+    torch.testing.assert_close(elu_grad(x, alpha=2.0), autograd_grad(nn.ELU(alpha=2.0), x))
+    torch.testing.assert_close(leaky_relu(x, 0.01), nn.LeakyReLU(0.01)(x))
+
+
+def test_rrelu_uses_its_mean_slope_at_test_time_and_random_slopes_in_training():
+    x = -torch.ones(1000)
+    m = nn.RReLU()  # lower 1/8, upper 1/3
+    torch.testing.assert_close(m.eval()(x), x * (1 / 8 + 1 / 3) / 2)
+    slopes = m.train()(x) / x
+    assert slopes.min() >= 1 / 8 and slopes.max() <= 1 / 3 and slopes.std() > 0.05
+
+
+def test_maxout_is_the_max_of_its_linear_pieces():
+    torch.manual_seed(0)
+    m = Maxout(4, 3, pieces=2)
+    x = torch.randn(5, 4)
+    z = m.linear(x).view(5, 3, 2)
+    torch.testing.assert_close(m(x), torch.maximum(z[..., 0], z[..., 1]))
+    with pytest.raises(ValueError, match="pieces"):
+        Maxout(4, 3, pieces=0)
+
+
+def test_unknown_activation_lists_the_allowed_names():
+    with pytest.raises(ValueError, match="allowed: sigmoid, tanh, relu"):
+        get_activation("swish2")
+
+
+# ---------------------------------------------------------------------------------------------- the claims
+# Each printed claim of notebooks/04_activations.ipynb, re-run over three seeds.
+SEEDS = [0, 1, 2]
+
+
+def assert_all(claims):
+    failed = [claim for claim, ok in claims.items() if not ok]
+    assert not failed, failed
+
+
+def test_sigmoid_inputs_give_one_signed_weight_gradients_per_example():
+    torch.manual_seed(0)
+    X, y = torch.randn(32, 20), torch.randint(0, 5, (32,))
+    for act, expected in ((nn.Sigmoid, 1.0), (nn.Tanh, None)):
+        net = nn.Sequential(nn.Linear(20, 16), act(), nn.Linear(16, 5))
+        grads = per_example_weight_grads(net[2], net, X, y)  # (32, 5, 16)
+        # the per-example gradients add up to the batch gradient autograd computes
+        torch.testing.assert_close(grads.sum(0), net[2].weight.grad)
+        if expected is not None:
+            assert one_sign_fraction(grads) == expected
+        else:
+            assert one_sign_fraction(grads) < 0.01
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_claim_gradients_vanish_through_a_deep_sigmoid_stack(seed):
+    sig = vanishing_gradient_experiment("sigmoid", seed=seed)
+    relu = vanishing_gradient_experiment("relu", seed=seed)
+    assert_all(vanishing_gradient_claims(sig, relu))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_claim_a_too_high_learning_rate_kills_relu_units_for_good(seed):
+    cfg = dict(n_train=5000, seed=seed, device="cpu")  # the notebook's quick settings
+    relu_high = dying_relu_experiment("relu", lr=0.25, **cfg)
+    relu_low = dying_relu_experiment("relu", lr=0.01, **cfg)
+    leaky_high = dying_relu_experiment("leaky_relu", lr=0.25, **cfg)
+    assert_all(dying_relu_claims(relu_high, relu_low, leaky_high))
+    assert relu_high["off_after"] >= relu_high["off"]  # dead units stay dead
+
+
+def test_layer_gradient_rms_by_hand():
+    net = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Linear(2, 2, bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.eye(2))
+        net[1].weight.copy_(torch.eye(2))
+    X, y = torch.tensor([[1.0, 2.0]]), torch.tensor([0])
+    # logits = x = (1, 2); dL/dlogits = softmax - onehot = (-p, p) with p = e^2 / (e + e^2);
+    # both layers' gradients are the outer product of (-p, p) and (1, 2): RMS = p * sqrt((1 + 4) * 2 / 4)
+    p = math.exp(2) / (math.exp(1) + math.exp(2))
+    first, last = layer_gradient_rms(net, X, y)
+    assert first == pytest.approx(p * math.sqrt(2.5)) and last == pytest.approx(p * math.sqrt(2.5))
+    assert all(param.grad is None for param in net.parameters())  # it leaves no .grad behind
