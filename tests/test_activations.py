@@ -29,15 +29,6 @@ X64 = torch.cat([torch.linspace(-12, 12, 2401, dtype=torch.float64),
                  torch.tensor([-10.0, 0.0, 10.0], dtype=torch.float64)])  # the grid and the lecture's three points
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Every test here on one thread: on a shared 2-core machine two busy-waiting OpenMP threads can be 5x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_formula_matches_pytorch_module(name, dtype):

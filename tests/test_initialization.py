@@ -44,15 +44,6 @@ LAYERS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Every test here on one thread: on a shared 2-core machine two busy-waiting OpenMP threads can be 5x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---------------------------------------------------------------------------------------------- fan-in, std
 @pytest.mark.parametrize("make", LAYERS.values(), ids=LAYERS.keys())
 def test_fan_in_out_equals_pytorchs_for_ungrouped_layers(make):

@@ -37,15 +37,6 @@ CPU = torch.device("cpu")
 TORCH_BN = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny nets: one thread is as fast, and far faster than two when the CPU is shared (no spinning threads)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ----------------------------------------------------------------------------------------------------------
 # BatchNorm == nn.BatchNorm1d / 2d / 3d
 # ----------------------------------------------------------------------------------------------------------
