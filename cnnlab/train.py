@@ -182,6 +182,14 @@ def _amp_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+def _to_device(X: torch.Tensor, y: torch.Tensor, device: torch.device) -> Batch:
+    """Move a batch to `device`; on CUDA, images go channels_last (faster convolutions, same results)."""
+    X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    if device.type == "cuda" and X.ndim == 4:
+        X = X.contiguous(memory_format=torch.channels_last)
+    return X, y
+
+
 def train_one_epoch(
     net: nn.Module,
     batches: Iterable[Batch],
@@ -203,9 +211,7 @@ def train_one_epoch(
     net.train()
     total_loss, total_correct, total_n, total_labels = 0.0, 0, 0, 0
     for X, y in batches:
-        X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if device.type == "cuda" and X.ndim == 4:
-            X = X.contiguous(memory_format=torch.channels_last)
+        X, y = _to_device(X, y, device)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             logits = net(X)
             loss = loss_fn(logits, y)
@@ -237,9 +243,7 @@ def evaluate(
     net.eval()
     total_loss, total_correct, total_n, total_labels = 0.0, 0, 0, 0
     for X, y in batches:
-        X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if device.type == "cuda" and X.ndim == 4:
-            X = X.contiguous(memory_format=torch.channels_last)
+        X, y = _to_device(X, y, device)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             logits = net(X)
         total_loss += loss_fn(logits.float(), y) * len(y)
