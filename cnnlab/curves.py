@@ -204,8 +204,10 @@ CASES: dict[str, dict] = {
                                    batch_size=20),
     # only 8 validation images
     "unrepresentative_val": dict(hidden=(64,), n_train=4000, n_val=8, lr=0.05, weight_decay=1e-3, num_epochs=12),
-    # dropout 0.8: active in training only
-    "val_easier": dict(hidden=(256,), dropout=0.8, n_train=4000, n_val=1000, lr=0.02, weight_decay=0.0, num_epochs=12),
+    # leakage: 2000 of the training images copied into the validation set (next to 500 fresh ones), and dropout 0.6,
+    # which makes training harder than evaluation: the copies are easy, already-learnt images in evaluation mode
+    "val_easier": dict(hidden=(256,), dropout=0.6, n_train=4000, n_val=500, leak=2000, lr=0.02, weight_decay=0.0,
+                       num_epochs=12),
 }
 
 
@@ -228,16 +230,49 @@ def fashion_subsets(n_train: int = 4000, n_val: int = 1000) -> tuple[torch.Tenso
     return (*load_fashion_mnist("train", n_train), *load_fashion_mnist("test", n_val))
 
 
-def run_case(name: str, seed: int = 0, device: torch.device | str | None = None, **overrides) -> History:
-    """Train the real run configured in `CASES[name]` (with any setting overridden) and return its History."""
+def duplicates(X: torch.Tensor, X_ref: torch.Tensor) -> torch.Tensor:
+    """Boolean mask over the images of `X`: True where the image is byte-for-byte equal to some image of `X_ref`.
+
+    >>> X_ref = torch.tensor([[1, 2], [3, 4]], dtype=torch.uint8)
+    >>> duplicates(torch.tensor([[3, 4], [5, 6], [1, 2]], dtype=torch.uint8), X_ref).tolist()
+    [True, False, True]
+    """
+    seen = {x.numpy().tobytes() for x in X_ref.cpu()}  # one hashable key per reference image
+    return torch.tensor([x.numpy().tobytes() in seen for x in X.cpu()], dtype=torch.bool)
+
+
+def deduplicate(
+    X_val: torch.Tensor, y_val: torch.Tensor, X_train: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Remove from the validation set every image that also occurs in the training set; returns (X, y, n_removed)."""
+    leaked = duplicates(X_val, X_train)
+    return X_val[~leaked], y_val[~leaked], int(leaked.sum())
+
+
+def case_data(name: str, **overrides) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """((X_train, y_train), (X_val, y_val)) of `CASES[name]`: the first n_train train and n_val test images of
+    Fashion-MNIST, plus, if the case has `leak`, that many training images copied into the validation set."""
     if name not in CASES:
         raise ValueError(f"unknown case {name!r}; choose one of {sorted(CASES)}")
     c = {**CASES[name], **overrides}
     X_train, y_train, X_val, y_val = fashion_subsets()
+    n, m, leak = c["n_train"], c["n_val"], c.get("leak", 0)
+    X_val, y_val = torch.cat([X_val[:m], X_train[:leak]]), torch.cat([y_val[:m], y_train[:leak]])
+    return (X_train[:n], y_train[:n]), (X_val, y_val)
+
+
+def run_case(
+    name: str, seed: int = 0, device: torch.device | str | None = None, dedup: bool = False, **overrides
+) -> History:
+    """Train the real run configured in `CASES[name]` (with any setting overridden) and return its History.
+
+    `dedup=True` first removes from the validation set the images that also occur in the training set."""
+    train, val = case_data(name, **overrides)
+    if dedup:
+        val = deduplicate(*val, train[0])[:2]
+    c = {**CASES[name], **overrides}
     set_seed(seed)
     net = mlp(c["hidden"], c.get("dropout", 0.0))
     optimizer = torch.optim.SGD(net.parameters(), lr=c["lr"], momentum=0.9, weight_decay=c["weight_decay"])
-    n, m = c["n_train"], c["n_val"]
-    return fit(net, (X_train[:n], y_train[:n]), (X_val[:m], y_val[:m]), num_epochs=c["num_epochs"],
-               optimizer=optimizer, batch_size=c.get("batch_size", 128), mean=FASHION_MNIST_MEAN,
-               std=FASHION_MNIST_STD, device=device, seed=seed, progress=False)
+    return fit(net, train, val, num_epochs=c["num_epochs"], optimizer=optimizer, batch_size=c.get("batch_size", 128),
+               mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, device=device, seed=seed, progress=False)

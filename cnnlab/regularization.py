@@ -1,16 +1,24 @@
-"""Regularisation and model selection: the train/validation gap, early stopping with the best weights, K-fold."""
+"""Regularisation: the train/validation gap, L1/L2 penalties, max-norm, dropout placement, mixup, label smoothing,
+early stopping with the best weights, and K-fold splits (model selection goes on in cnnlab.model_selection)."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
+import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from matplotlib.figure import Figure
+from scipy.special import betaincinv
 from torch import nn
 
 from cnnlab.curves import fashion_subsets, mlp
-from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
+from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD, load_mnist
 from cnnlab.runtime import set_seed
-from cnnlab.train import Augment, History, evaluate, fit
+from cnnlab.train import Augment, History, TensorLoader, evaluate, fit
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 # The overfitting setup of notebook 10 (cnnlab.curves.CASES["overfit"]): a 784-512-512-10 MLP on 250 images.
 OVERFIT = dict(hidden=(512, 512), n_train=250, n_val=1000, lr=0.05, num_epochs=30, batch_size=32)
@@ -37,6 +45,170 @@ def weight_norm(net: nn.Module) -> float:
     return sum(float((p.detach() ** 2).sum()) for name, p in net.named_parameters() if p.ndim > 1) ** 0.5
 
 
+def l1_penalty(net: nn.Module) -> torch.Tensor:
+    """Sum of |w| over all weight matrices/kernels of `net` (biases left out): the L1 regulariser R(W).
+
+    >>> l1_penalty(nn.Linear(3, 4).requires_grad_(False).apply(lambda m: m.weight.fill_(-0.5)))
+    tensor(6.)
+    """
+    return sum(p.abs().sum() for p in net.parameters() if p.ndim > 1)
+
+
+class L1Regularized:
+    """Training loss = `loss_fn` + `lam` * sum |w|; in eval mode (validation) just `loss_fn`, so losses compare."""
+
+    def __init__(self, net: nn.Module, lam: float, loss_fn: Loss = nn.functional.cross_entropy) -> None:
+        if not lam >= 0:
+            raise ValueError(f"lam is the L1 strength, lam >= 0; got {lam!r}")
+        self.net, self.lam, self.loss_fn = net, lam, loss_fn
+
+    def __call__(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = self.loss_fn(logits, y)
+        return loss + self.lam * l1_penalty(self.net) if self.net.training else loss
+
+
+@torch.no_grad()
+def max_norm_(net: nn.Module, c: float) -> nn.Module:
+    """Max-norm constraint, in place: scale each unit's incoming weight vector (a row of a Linear weight, one output
+    channel's kernel of a Conv2d) down to norm `c` if it is longer. Returns `net`.
+
+    >>> net = nn.Linear(2, 2).requires_grad_(False)
+    >>> _ = net.weight.copy_(torch.tensor([[3.0, 4.0], [0.3, 0.4]]))  # unit norms 5 and 0.5
+    >>> unit_norms(max_norm_(net, 1.0))  # the first row scaled to (0.6, 0.8), the second left alone
+    tensor([1.0000, 0.5000])
+    """
+    if not c > 0:
+        raise ValueError(f"c is the largest norm allowed, c > 0; got {c!r}")
+    for m in net.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            w = m.weight.view(m.weight.shape[0], -1)  # (out, in * kH * kW): one row per unit
+            norms = w.norm(dim=1, keepdim=True)  # (out, 1)
+            w.mul_(torch.clamp(c / norms.clamp_min(1e-12), max=1.0))
+    return net
+
+
+def unit_norms(net: nn.Module) -> torch.Tensor:
+    """The norms of every unit's incoming weight vector, over all Linear and Conv2d layers of `net`."""
+    return torch.cat([m.weight.detach().flatten(1).norm(dim=1) for m in net.modules()
+                      if isinstance(m, (nn.Linear, nn.Conv2d))])
+
+
+def add_max_norm(optimizer: torch.optim.Optimizer, net: nn.Module, c: float):
+    """Apply `max_norm_(net, c)` after every `optimizer.step()` (a step post-hook); returns the hook's handle."""
+    if not c > 0:
+        raise ValueError(f"c is the largest norm allowed, c > 0; got {c!r}")
+    return optimizer.register_step_post_hook(lambda opt, args, kwargs: max_norm_(net, c))
+
+
+def near_zero_fraction(net: nn.Module, tol: float = 1e-3) -> float:
+    """Fraction of all weights (matrices/kernels, not biases) with |w| < `tol`.
+
+    >>> net = nn.Linear(4, 1).requires_grad_(False)
+    >>> _ = net.weight.copy_(torch.tensor([[0.0, 1e-4, 0.5, -2.0]]))
+    >>> near_zero_fraction(net)
+    0.5
+    """
+    w = torch.cat([p.detach().flatten() for p in net.parameters() if p.ndim > 1])
+    return float((w.abs() < tol).float().mean())
+
+
+def mixup_data(
+    x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """The lectures' mixup: blend the batch with a shuffled copy of itself, x~ = lam x_i + (1 - lam) x_j with
+    lam ~ Beta(alpha, alpha). Returns (mixed x, y_a = y, y_b = y shuffled, lam)."""
+    if not alpha >= 0:
+        raise ValueError(f"alpha is the Beta distribution's parameter, alpha >= 0; got {alpha!r}")
+    if alpha > 0:  # Beta(a, a) by inverting its CDF at a uniform draw from our own generator
+        # (torch.distributions.Beta always draws from the global generator)
+        u = torch.rand((), generator=generator, dtype=torch.float64).item()
+        lam = float(betaincinv(alpha, alpha, u))
+    else:
+        lam = 1.0
+    index = torch.randperm(x.shape[0], generator=generator).to(x.device)  # partner j of each i
+    mixed_x = lam * x + (1 - lam) * x[index]
+    return mixed_x, y, y[index], lam
+
+
+def mixup_criterion(y_a: torch.Tensor, y_b: torch.Tensor, lam: float) -> Callable[[Loss, torch.Tensor], torch.Tensor]:
+    """The mixed loss lam * criterion(pred, y_a) + (1 - lam) * criterion(pred, y_b), as the lectures write it."""
+    return lambda criterion, pred: lam * criterion(pred, y_a) + (1 - lam) * criterion(pred, y_b)
+
+
+class Mixup(nn.Module):
+    """Wrap `net` for mixup training with `cnnlab.train.fit`: in training mode each batch is mixed before `net` and
+    `self.loss` uses the mixed targets; in eval mode the images and the loss are the plain ones."""
+
+    def __init__(self, net: nn.Module, alpha: float = 1.0, seed: int = 0) -> None:
+        super().__init__()
+        self.net, self.alpha = net, alpha
+        self.generator = torch.Generator().manual_seed(seed)
+        self._mixed: tuple[torch.Tensor, float] | None = None  # (partner index, lam) of the last training batch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return self.net(x)
+        index = torch.arange(x.shape[0], device=x.device)
+        x, _, partner, lam = mixup_data(x, index, self.alpha, self.generator)
+        self._mixed = (partner, lam)
+        return self.net(x)
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy against the mixed targets in training, the plain one in evaluation."""
+        if not self.training or self._mixed is None:
+            return nn.functional.cross_entropy(logits, y)
+        partner, lam = self._mixed
+        return mixup_criterion(y, y[partner], lam)(nn.functional.cross_entropy, logits)
+
+
+def smooth_labels(y: torch.Tensor, num_classes: int, eps: float) -> torch.Tensor:
+    """Label smoothing's targets: (1 - eps) on the true class plus eps / K spread over all K classes.
+
+    >>> smooth_labels(torch.tensor([0]), 4, 0.1)
+    tensor([[0.9250, 0.0250, 0.0250, 0.0250]])
+    """
+    if not 0 <= eps < 1:
+        raise ValueError(f"eps is the smoothing, 0 <= eps < 1; got {eps!r}")
+    return nn.functional.one_hot(y, num_classes).float() * (1 - eps) + eps / num_classes  # (N,) -> (N, K)
+
+
+def label_smoothing_loss(logits: torch.Tensor, y: torch.Tensor, eps: float = 0.1) -> torch.Tensor:
+    """Cross-entropy against smoothed targets, from scratch: mean over n of -sum_k q_nk log softmax(z_n)_k."""
+    q = smooth_labels(y, logits.shape[1], eps)  # (N, K)
+    return -(q * nn.functional.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+@torch.no_grad()
+def confidence(net: nn.Module, data: tuple[torch.Tensor, torch.Tensor], device=None) -> tuple[float, float]:
+    """(mean top softmax probability, accuracy) of `net` on `data`, in eval mode: how sure vs how right."""
+    device = torch.device(device) if device is not None else next(net.parameters()).device
+    net.eval()
+    loader = TensorLoader(*data, 256, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, device=device)
+    top, correct, n = 0.0, 0, 0
+    for X, y in loader:
+        p = nn.functional.softmax(net(X), dim=1)  # (N, K)
+        top += float(p.max(dim=1).values.sum())
+        correct += int((p.argmax(dim=1) == y).sum())
+        n += len(y)
+    return top / n, correct / n
+
+
+def clean_gap(net: nn.Module, train_data, val_data) -> float:
+    """Validation minus training cross-entropy, both measured after training in eval mode on the plain images.
+
+    Unlike `gap`, this does not depend on what the training loss contained (penalties, mixing, smoothing, dropout)."""
+    return evaluate_loss(net, val_data) - evaluate_loss(net, train_data)
+
+
+def load_overfit_data(dataset: str = "fashion") -> tuple:
+    """(X_train, y_train, X_val, y_val, mean, std) of "fashion" (Fashion-MNIST) or "mnist" (the 10k real digits)."""
+    if dataset == "fashion":
+        return (*fashion_subsets(), FASHION_MNIST_MEAN, FASHION_MNIST_STD)
+    if dataset == "mnist":
+        return (*load_mnist("train", 4000), *load_mnist("test", 1000), MNIST_MEAN, MNIST_STD)
+    raise ValueError(f"dataset must be 'fashion' or 'mnist', got {dataset!r}")
+
+
 def run_regularized(
     seed: int = 0,
     weight_decay: float = 0.0,
@@ -44,17 +216,68 @@ def run_regularized(
     augment: Augment | None = None,
     num_epochs: int | None = None,
     device: torch.device | str | None = None,
+    *,
+    l1: float = 0.0,
+    max_norm: float | None = None,
+    mixup_alpha: float = 0.0,
+    label_smoothing: float = 0.0,
+    dataset: str = "fashion",
+    **setup,
 ) -> tuple[nn.Module, History]:
-    """Train the OVERFIT setup with one regulariser switched on; returns the net and its History."""
-    c = OVERFIT
-    X_train, y_train, X_val, y_val = fashion_subsets()
+    """Train the OVERFIT setup (any of its keys overridden by `setup`) with one regulariser switched on; returns the
+    net and its History. `dataset` "fashion" (Fashion-MNIST) or "mnist" (real digits).
+    The returned net is the plain MLP (a mixup wrapper is taken off again)."""
+    if not set(setup) <= set(OVERFIT):
+        raise ValueError(f"unknown setup keys {sorted(set(setup) - set(OVERFIT))}; allowed: {sorted(OVERFIT)}")
+    c = {**OVERFIT, **setup}
+    X_train, y_train, X_val, y_val, mean, std = load_overfit_data(dataset)
     set_seed(seed)
     net = mlp(c["hidden"], dropout)
     optimizer = torch.optim.SGD(net.parameters(), lr=c["lr"], momentum=0.9, weight_decay=weight_decay)
+    loss_fn: Loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    if l1:
+        loss_fn = L1Regularized(net, l1, loss_fn)
+    if max_norm is not None:
+        add_max_norm(optimizer, net, max_norm)
+    model: nn.Module = net
+    if mixup_alpha:
+        model = Mixup(net, mixup_alpha, seed)
+        loss_fn = model.loss
     n, m = c["n_train"], c["n_val"]
-    history = fit(net, (X_train[:n], y_train[:n]), (X_val[:m], y_val[:m]), num_epochs=num_epochs or c["num_epochs"],
-                  optimizer=optimizer, batch_size=c["batch_size"], mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD,
+    history = fit(model, (X_train[:n], y_train[:n]), (X_val[:m], y_val[:m]), num_epochs=num_epochs or c["num_epochs"],
+                  optimizer=optimizer, loss_fn=loss_fn, batch_size=c["batch_size"], mean=mean, std=std,
                   augment=augment, device=device, seed=seed, progress=False)
+    return net, history
+
+
+def conv_net(dropout_fc: float = 0.0, dropout_conv: float = 0.0, width: int = 8) -> nn.Sequential:
+    """A small CNN with a fully-connected head, dropout optional after each conv block and before the last layer."""
+    w = width
+    return nn.Sequential(
+        nn.Conv2d(1, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, 1, 28, 28) -> (N, w, 14, 14)
+        nn.Dropout(dropout_conv),
+        nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # -> (N, 2w, 7, 7)
+        nn.Dropout(dropout_conv),
+        nn.Flatten(),  # -> (N, 2w * 49)
+        nn.Linear(2 * w * 49, 256), nn.ReLU(),  # -> (N, 256): the fully-connected layer
+        nn.Dropout(dropout_fc),  # the classic place for p = 0.5: before the last layer
+        nn.Linear(256, 10),  # -> (N, 10) logits
+    )
+
+
+def run_cnn(
+    seed: int = 0, dropout_fc: float = 0.0, dropout_conv: float = 0.0, num_epochs: int = 30,
+    device: torch.device | str | None = None, width: int = 8, n_val: int = 1000,
+) -> tuple[nn.Module, History]:
+    """Train `conv_net` on the OVERFIT data (250 images) with the given dropout; returns the net and its History."""
+    c = OVERFIT
+    X_train, y_train, X_val, y_val = fashion_subsets()
+    set_seed(seed)
+    net = conv_net(dropout_fc, dropout_conv, width)
+    n, m = c["n_train"], n_val
+    history = fit(net, (X_train[:n], y_train[:n]), (X_val[:m], y_val[:m]), num_epochs=num_epochs, lr=c["lr"],
+                  batch_size=c["batch_size"], mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, device=device,
+                  seed=seed, progress=False)
     return net, history
 
 
@@ -106,8 +329,37 @@ def kfold_indices(N: int, k: int, seed: int = 0) -> list[tuple[torch.Tensor, tor
 
 def evaluate_loss(net: nn.Module, data: tuple[torch.Tensor, torch.Tensor], device=None) -> float:
     """Mean cross-entropy of `net` on `data` (normalised like the runs above), in eval mode."""
-    from cnnlab.train import TensorLoader
-
     device = torch.device(device) if device is not None else next(net.parameters()).device
     loader = TensorLoader(*data, 256, shuffle=False, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, device=device)
     return evaluate(net, loader, None, device)[0]
+
+
+# --- figures for notebook 11 ------------------------------------------------------------------------------------------
+def plot_weight_histograms(nets: dict[str, nn.Module], bins: int = 60) -> Figure:
+    """Histogram of |w| of every weight (biases left out) on a log axis, one outline per net: L1's spike near zero."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    edges = np.logspace(-8, 0.5, bins)
+    for name, net in nets.items():
+        w = torch.cat([p.detach().abs().flatten() for p in net.parameters() if p.ndim > 1]).cpu().numpy()
+        ax.hist(np.clip(w, edges[0], None), bins=edges, histtype="step", linewidth=1.5, label=name)
+    ax.set(xscale="log", xlabel="|w| (log scale; exact zeros drawn at the left edge)", ylabel="number of weights")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gaps(gaps: dict[str, float], accuracies: dict[str, float]) -> Figure:
+    """Two bar charts side by side: the clean train/validation gap and the validation accuracy of each technique."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
+    names = list(gaps)
+    ax1.barh(names, [gaps[n] for n in names], color="tab:red")
+    ax1.set(xlabel="validation - training loss (eval mode, plain images)", title="gap: smaller is better")
+    ax2.barh(names, [accuracies[n] for n in names], color="tab:blue")
+    ax2.set(xlabel="validation accuracy", title="accuracy: larger is better")
+    ax2.set_xlim(min(accuracies.values()) - 0.05, max(accuracies.values()) + 0.02)
+    ax1.invert_yaxis()
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig

@@ -47,18 +47,65 @@ def random_hflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) ->
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
+def random_vflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Turn each image upside down (mirror top-bottom) with probability `p`."""
+    flip = (torch.rand(x.shape[0], generator=generator) < p).to(x.device)
+    return torch.where(flip[:, None, None, None], x.flip(2), x)
+
+
+def rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+    """Rotate image n by `degrees[n]` counter-clockwise about its centre (bilinear, zeros come in), as one batch.
+
+    The same convention as `torchvision.transforms.functional.rotate`; one `affine_grid` + `grid_sample` call.
+
+    >>> x = torch.zeros(1, 1, 3, 3); x[0, 0, 1, 2] = 1.0  # a dot right of the centre
+    >>> rotate(x, torch.tensor([90.0]))[0, 0].round(decimals=4).abs()  # ...goes to the top
+    tensor([[0., 1., 0.],
+            [0., 0., 0.],
+            [0., 0., 0.]])
+    """
+    N, C, H, W = x.shape
+    a = torch.deg2rad(degrees.to(device=x.device, dtype=x.dtype))  # (N,)
+    cos, sin = torch.cos(a), torch.sin(a)
+    zero = torch.zeros_like(a)
+    # output pixel -> input pixel is the inverse rotation; in [-1, 1] coordinates x and y scale by W/2 and H/2
+    theta = torch.stack([torch.stack([cos, -sin * H / W, zero], 1), torch.stack([sin * W / H, cos, zero], 1)], 1)
+    grid = nn.functional.affine_grid(theta, [N, C, H, W], align_corners=False)  # (N, H, W, 2)
+    return nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def random_rotate(x: torch.Tensor, degrees: float, generator: torch.Generator) -> torch.Tensor:
+    """Rotate each image by its own angle drawn uniformly from [-degrees, degrees]."""
+    angles = (torch.rand(x.shape[0], generator=generator) * 2 - 1) * degrees  # (N,)
+    return rotate(x, angles)
+
+
 @dataclass(frozen=True)
 class Augment:
-    """Batch augmentation for training: random crop after zero-padding by `crop_padding`, random mirror if `hflip`."""
+    """Batch augmentation for training: random crop after zero-padding by `crop_padding`, random mirror if `hflip`,
+    random upside-down if `vflip`, random rotation by up to `rotation` degrees either way.
+
+    Each option draws random numbers only when it is on, so adding an option leaves the others' results unchanged.
+    """
 
     crop_padding: int = 0
     hflip: bool = False
+    rotation: float = 0.0
+    vflip: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rotation <= 180:
+            raise ValueError(f"rotation is the largest angle in degrees, 0 <= rotation <= 180; got {self.rotation!r}")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.crop_padding > 0:
             x = random_crop(x, self.crop_padding, generator)
         if self.hflip:
             x = random_hflip(x, generator)
+        if self.rotation > 0:
+            x = random_rotate(x, self.rotation, generator)
+        if self.vflip:
+            x = random_vflip(x, generator)
         return x
 
 

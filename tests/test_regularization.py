@@ -1,4 +1,7 @@
-"""Tests for cnnlab.regularization: the gap, early stopping, K-fold, and the notebook's claims over 3 seeds."""
+"""Tests for cnnlab.regularization: gap, L1, max-norm, mixup, label smoothing, early stopping, K-fold, and the
+notebook's claims over 3 seeds."""
+
+from functools import lru_cache
 
 import pytest
 import torch
@@ -6,7 +9,29 @@ from torch import nn
 
 from cnnlab.curves import fashion_subsets
 from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
-from cnnlab.regularization import evaluate_loss, fit_early_stopping, gap, kfold_indices, run_regularized, weight_norm
+from cnnlab.regularization import (
+    L1Regularized,
+    Mixup,
+    add_max_norm,
+    clean_gap,
+    confidence,
+    evaluate_loss,
+    fit_early_stopping,
+    gap,
+    kfold_indices,
+    l1_penalty,
+    label_smoothing_loss,
+    load_overfit_data,
+    max_norm_,
+    mixup_criterion,
+    mixup_data,
+    near_zero_fraction,
+    run_cnn,
+    run_regularized,
+    smooth_labels,
+    unit_norms,
+    weight_norm,
+)
 from cnnlab.train import Augment, History
 
 
@@ -39,15 +64,63 @@ def test_dropout_scales_in_training_only():
     assert torch.equal(drop.eval()(x), x)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+# --- the notebook's claims, over 3 seeds, on a smaller copy of its setup (128-128 hidden units, 300 val images) ---
+SMALL = dict(hidden=(128, 128), n_val=300)
+SEEDS = [0, 1, 2]
+
+
+@lru_cache(maxsize=None)
+def mlp_run(seed, **kwargs):
+    """run_regularized on the small overfitting setup, shared between the tests (each configuration runs once)."""
+    return run_regularized(seed, device="cpu", **SMALL, **kwargs)
+
+
+def data():
+    X_train, y_train, X_val, y_val = fashion_subsets()
+    return (X_train[:250], y_train[:250]), (X_val[:300], y_val[:300])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_l2_and_augmentation_shrink_the_gap(seed):
-    """The notebook's claim: on the overfitting setup, weight decay and random crops both shrink the gap."""
-    net0, h0 = run_regularized(seed, device="cpu")
-    net2, h2 = run_regularized(seed, weight_decay=5e-3, device="cpu")
+    """Weight decay and random crops both shrink the gap; random rotations by up to 15 degrees less than crops."""
+    (net0, h0), (net2, h2) = mlp_run(seed), mlp_run(seed, weight_decay=5e-3)
     none = gap(h0)
     assert gap(h2) < 0.85 * none
     assert weight_norm(net2) < 0.8 * weight_norm(net0)
-    assert gap(run_regularized(seed, augment=Augment(crop_padding=2), device="cpu")[1]) < 0.6 * none
+    crop = gap(mlp_run(seed, augment=Augment(crop_padding=2))[1])
+    assert crop < 0.6 * none
+    assert gap(mlp_run(seed, augment=Augment(rotation=15))[1]) > crop
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_l1_makes_the_weights_sparse(seed):
+    (net0, _), (net2, _), (net1, _) = mlp_run(seed), mlp_run(seed, weight_decay=5e-3), mlp_run(seed, l1=1e-4)
+    assert near_zero_fraction(net1) > 3 * max(near_zero_fraction(net0), near_zero_fraction(net2))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_max_norm_bounds_every_unit_and_shrinks_the_gap(seed):
+    train, val = data()
+    (net0, _), (net, _) = mlp_run(seed), mlp_run(seed, max_norm=1.0)
+    assert float(unit_norms(net).max()) <= 1.0 + 1e-5 < 1.5 < float(unit_norms(net0).max())
+    assert clean_gap(net, train, val) < 0.95 * clean_gap(net0, train, val)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mixup_and_label_smoothing(seed):
+    """Mixup shrinks the gap by > 25%; label smoothing at least halves |confidence - accuracy| on validation."""
+    train, val = data()
+    (net0, _), (mix, _), (ls, _) = mlp_run(seed), mlp_run(seed, mixup_alpha=1.0), mlp_run(seed, label_smoothing=0.1)
+    assert clean_gap(mix, train, val) < 0.75 * clean_gap(net0, train, val)
+    (c0, a0), (c1, a1) = confidence(net0, val), confidence(ls, val)
+    assert abs(c1 - a1) < 0.5 * abs(c0 - a0) and c1 < c0 - 0.1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_dropout_before_the_last_layer_shrinks_the_gap(seed):
+    small = dict(width=4, n_val=300, device="cpu")
+    h0, h1 = run_cnn(seed, **small)[1], run_cnn(seed, dropout_fc=0.5, **small)[1]
+    assert gap(h1) < 0.85 * gap(h0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -64,3 +137,130 @@ def test_early_stopping_restores_the_best_weights(seed):
     with pytest.raises(ValueError, match="patience"):
         fit_early_stopping(net, (X_train[:8], y_train[:8]), (X_val[:8], y_val[:8]), optimizer=opt, max_epochs=3,
                            patience=0)
+
+
+# --- L1, max-norm, mixup, label smoothing: the pieces, with PyTorch as the oracle -------------------------------------
+def small_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 3, 3), nn.Flatten(), nn.Linear(3 * 4 * 4, 5), nn.ReLU(), nn.Linear(5, 2))
+
+
+def test_l1_penalty_and_the_loss_that_adds_it_in_training_only():
+    net = small_net()
+    expected = sum(torch.linalg.vector_norm(p, 1) for p in net.parameters() if p.ndim > 1)
+    torch.testing.assert_close(l1_penalty(net), expected)
+    x, y = torch.rand(4, 1, 6, 6), torch.tensor([0, 1, 1, 0])
+    loss_fn, logits = L1Regularized(net, 1e-2), net(x)
+    ce = nn.functional.cross_entropy(logits, y)
+    torch.testing.assert_close(loss_fn(logits, y), ce + 1e-2 * expected)
+    net.eval()
+    torch.testing.assert_close(loss_fn(logits, y), ce)
+    with pytest.raises(ValueError, match="lam >= 0"):
+        L1Regularized(net, -1.0)
+
+
+def test_l1_gradient_is_lam_times_sign():
+    net = small_net()
+    l1_penalty(net).mul(0.5).backward()
+    for p in net.parameters():
+        if p.ndim > 1:
+            torch.testing.assert_close(p.grad, 0.5 * p.detach().sign())
+
+
+@pytest.mark.parametrize("c", [0.1, 0.5, 2.0])
+def test_max_norm_matches_torch_renorm(c):
+    net = small_net()
+    before = [m.weight.detach().clone() for m in net if isinstance(m, (nn.Linear, nn.Conv2d))]
+    max_norm_(net, c)
+    after = [m.weight.detach() for m in net if isinstance(m, (nn.Linear, nn.Conv2d))]
+    for w0, w1 in zip(before, after):
+        torch.testing.assert_close(w1, torch.renorm(w0, p=2, dim=0, maxnorm=c), rtol=1e-5, atol=1e-6)
+    assert float(unit_norms(net).max()) <= c * (1 + 1e-6)
+
+
+def test_add_max_norm_clips_after_every_step():
+    net = small_net()
+    opt = torch.optim.SGD(net.parameters(), lr=10.0)
+    add_max_norm(opt, net, 0.3)
+    for _ in range(3):
+        opt.zero_grad()
+        net(torch.rand(8, 1, 6, 6)).pow(2).sum().backward()
+        opt.step()
+        assert float(unit_norms(net).max()) <= 0.3 * (1 + 1e-6)
+    with pytest.raises(ValueError, match="c > 0"):
+        max_norm_(net, 0.0)
+
+
+def test_near_zero_fraction_counts_weights_not_biases():
+    net = nn.Linear(2, 2)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[0.0, 1.0], [1e-5, -1.0]])), net.bias.zero_()
+    assert near_zero_fraction(net) == 0.5 and near_zero_fraction(net, tol=2.0) == 1.0
+
+
+def test_mixup_data_blends_each_image_with_a_partner():
+    x, y = torch.rand(16, 1, 4, 4), torch.arange(16)
+    mixed, y_a, y_b, lam = mixup_data(x, y, alpha=1.0, generator=torch.Generator().manual_seed(0))
+    assert 0 <= lam <= 1 and torch.equal(y_a, y) and sorted(y_b.tolist()) == list(range(16))
+    torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[y_b])  # y = arange, so y_b is the partner index
+    same, _, _, lam0 = mixup_data(x, y, alpha=0.0)
+    assert lam0 == 1.0 and torch.equal(same, x)
+    with pytest.raises(ValueError, match="alpha >= 0"):
+        mixup_data(x, y, alpha=-1.0)
+
+
+@pytest.mark.parametrize("alpha", [0.4, 1.0, 2.0])
+def test_mixup_lambda_is_beta_distributed(alpha):
+    from scipy import stats
+
+    g = torch.Generator().manual_seed(0)
+    lams = [mixup_data(torch.zeros(2, 1), torch.zeros(2), alpha, g)[3] for _ in range(1000)]
+    assert stats.kstest(lams, stats.beta(alpha, alpha).cdf).pvalue > 1e-3
+
+
+def test_mixup_criterion_is_cross_entropy_with_mixed_one_hot_targets():
+    torch.manual_seed(0)
+    pred, y_a, y_b, lam = torch.randn(8, 5), torch.randint(0, 5, (8,)), torch.randint(0, 5, (8,)), 0.3
+    soft = lam * nn.functional.one_hot(y_a, 5).float() + (1 - lam) * nn.functional.one_hot(y_b, 5).float()
+    torch.testing.assert_close(mixup_criterion(y_a, y_b, lam)(nn.functional.cross_entropy, pred),
+                               nn.functional.cross_entropy(pred, soft))
+
+
+def test_mixup_wrapper_mixes_in_training_only():
+    net = small_net()
+    model, x, y = Mixup(net, alpha=1.0, seed=0), torch.rand(6, 1, 6, 6), torch.tensor([0, 1, 0, 1, 1, 0])
+    logits = model(x)
+    partner, lam = model._mixed
+    torch.testing.assert_close(logits, net(lam * x + (1 - lam) * x[partner]))
+    torch.testing.assert_close(model.loss(logits, y), lam * nn.functional.cross_entropy(logits, y)
+                               + (1 - lam) * nn.functional.cross_entropy(logits, y[partner]))
+    model.eval()
+    torch.testing.assert_close(model(x), net(x))
+    torch.testing.assert_close(model.loss(net(x), y), nn.functional.cross_entropy(net(x), y))
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.3])
+@pytest.mark.parametrize("K", [2, 10])
+def test_label_smoothing_loss_matches_torch(eps, K):
+    torch.manual_seed(K)
+    logits, y = torch.randn(7, K) * 3, torch.randint(0, K, (7,))
+    expected = nn.CrossEntropyLoss(label_smoothing=eps)(logits, y)
+    torch.testing.assert_close(label_smoothing_loss(logits, y, eps), expected)
+    q = smooth_labels(y, K, eps)
+    torch.testing.assert_close(q.sum(1), torch.ones(7))
+    assert torch.allclose(q.gather(1, y[:, None]), torch.full((7, 1), 1 - eps + eps / K))
+
+
+def test_smoothing_and_dataset_bad_input():
+    with pytest.raises(ValueError, match="0 <= eps < 1"):
+        smooth_labels(torch.tensor([0]), 3, 1.0)
+    with pytest.raises(ValueError, match="'fashion' or 'mnist'"):
+        run_regularized(0, dataset="cifar")
+    with pytest.raises(ValueError, match="unknown setup keys"):
+        run_regularized(0, hiden=(8,))
+
+
+def test_overfit_data_for_both_datasets():
+    for name in ("fashion", "mnist"):
+        X_train, y_train, X_val, y_val, mean, std = load_overfit_data(name)
+        assert X_train.shape[1:] == (1, 28, 28) and len(X_train) >= 250 and len(X_val) == 1000 and 0 < mean < std

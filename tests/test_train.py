@@ -5,7 +5,19 @@ import torch
 from torch import nn
 
 from cnnlab.runtime import set_seed
-from cnnlab.train import Augment, History, TensorLoader, accuracy, evaluate, fit, random_crop, random_hflip
+from cnnlab.train import (
+    Augment,
+    History,
+    TensorLoader,
+    accuracy,
+    evaluate,
+    fit,
+    random_crop,
+    random_hflip,
+    random_rotate,
+    random_vflip,
+    rotate,
+)
 
 CPU = torch.device("cpu")
 
@@ -83,6 +95,50 @@ def test_augment_composes_crop_and_flip():
     x = torch.rand(8, 1, 5, 5)
     assert Augment()(x, torch.Generator()) is x
     assert Augment(crop_padding=2, hflip=True)(x, torch.Generator()).shape == x.shape
+
+
+@pytest.mark.parametrize("angle", [30.0, -45.0, 90.0, 180.0, 7.5])
+@pytest.mark.parametrize("H, W", [(28, 28), (20, 31), (7, 5)])
+def test_rotate_matches_torchvision(angle, H, W):
+    import torchvision.transforms.functional as TF
+    from torchvision.transforms import InterpolationMode
+
+    x = torch.rand(3, 2, H, W, generator=torch.Generator().manual_seed(0))
+    expected = TF.rotate(x, angle, interpolation=InterpolationMode.BILINEAR)  # counter-clockwise, zeros come in
+    torch.testing.assert_close(rotate(x, torch.full((3,), angle)), expected, rtol=0, atol=1e-5)
+
+
+def test_random_rotate_uses_one_angle_per_image_within_range():
+    x = torch.rand(16, 1, 9, 9)
+    out = random_rotate(x, 20.0, torch.Generator().manual_seed(1))
+    angles = (torch.rand(16, generator=torch.Generator().manual_seed(1)) * 2 - 1) * 20.0
+    assert angles.abs().max() <= 20 and len(set(angles.tolist())) == 16
+    torch.testing.assert_close(out, torch.stack([rotate(x[i : i + 1], angles[i : i + 1])[0] for i in range(16)]))
+
+
+def test_random_vflip_turns_some_images_upside_down_exactly():
+    x = torch.arange(6.0).reshape(1, 1, 3, 2).repeat(40, 1, 1, 1)
+    out = random_vflip(x, torch.Generator().manual_seed(0))
+    flipped = [torch.equal(o, x[0].flip(1)) for o in out]
+    assert all(f or torch.equal(o, x[0]) for f, o in zip(flipped, out)) and 5 < sum(flipped) < 35
+
+
+def test_augment_defaults_leave_earlier_results_byte_identical():
+    """rotation=0 and vflip=False draw no random numbers: crop + flip give the same bytes, and the generator is left
+    in the same state, as before the options existed (so the notebooks' stored outputs do not change)."""
+    x = torch.rand(32, 1, 12, 12)
+    g_old, g_new = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    old = random_hflip(random_crop(x, 2, g_old), g_old)  # what Augment(crop_padding=2, hflip=True) did before
+    new = Augment(crop_padding=2, hflip=True, rotation=0, vflip=False)(x, g_new)
+    assert torch.equal(old, new) and torch.equal(g_old.get_state(), g_new.get_state())
+    assert Augment(crop_padding=2, hflip=True) == Augment(crop_padding=2, hflip=True, rotation=0.0, vflip=False)
+
+
+def test_augment_with_rotation_and_bad_rotation():
+    x = torch.rand(8, 1, 10, 10)
+    assert not torch.equal(Augment(rotation=15)(x, torch.Generator().manual_seed(0)), x)
+    with pytest.raises(ValueError, match="0 <= rotation <= 180"):
+        Augment(rotation=-5)
 
 
 def blobs(n=400, seed=0):
