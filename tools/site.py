@@ -1,0 +1,127 @@
+"""`make site`: every executed notebook as a static HTML page, with an index that follows the README's course map.
+
+    python -m tools.site [--out site]
+
+The pages need no Jupyter and no network: figures are embedded in the HTML (base64), links between notebooks point at
+the pages, MathJax comes from a local copy (`npm ci`), and a widget shows a note to open the notebook in JupyterLab.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+
+from tools.offline_html import (NOTEBOOKS, ROOT, TEMPLATES, Chapter, copy_assets, course_map, is_executed,
+                                local_links, without_widgets)
+
+TITLE = "cnnlab — convolutional neural networks, hands on"
+
+
+def exporter() -> HTMLExporter:
+    """nbconvert's HTML exporter with our offline template and images embedded."""
+    return HTMLExporter(template_name="cnnlab_site", extra_template_basedirs=[str(TEMPLATES)], embed_images=True,
+                        mathjax_url="_static/mathjax/tex-svg-full.js", exclude_anchor_links=False)
+
+
+def nav(prev: str | None, next_: str | None) -> str:
+    """The bar at the top and bottom of each page: the index, the previous and the next chapter."""
+    links = ['<a href="index.html">course index</a>', '<span class="spacer"></span>']
+    if prev:
+        links.append(f'<a href="{prev}.html" rel="prev">&larr; {html.escape(prev)}</a>')
+    if next_:
+        links.append(f'<a href="{next_}.html" rel="next">{html.escape(next_)} &rarr;</a>')
+    return f'<nav class="cnnlab-nav">{"".join(links)}</nav>'
+
+
+def stub_page(name: str) -> str:
+    """The page of a notebook that has not been executed: where to find it instead."""
+    name = html.escape(name)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{name}</title></head><body>'
+            f'<p><a href="index.html">course index</a></p><h1>{name}</h1><p>This notebook has no saved outputs yet, '
+            f'so the site has no page for it. Open <code>notebooks/{name}.ipynb</code> in JupyterLab '
+            f'(<code>make lab</code>) and run it.</p></body></html>\n')
+
+
+def index_page(chapters: list[Chapter], built: list[str], extra: list[str]) -> str:
+    """The index: the course map as a table, a link for each chapter that was built."""
+    rows = []
+    for ch in chapters:
+        name = html.escape(ch.name)
+        cell = f'<a href="{name}.html">{name}</a>' if ch.name in built else f"{name} <em>(not built)</em>"
+        modules = html.escape(ch.modules).replace("`", "")
+        rows.append(f"<tr><td>{cell}</td><td>{html.escape(ch.question)}</td><td><code>{modules}</code></td></tr>")
+    more = "".join(f'<li><a href="{n}.html">{html.escape(n)}</a></li>' for n in extra)
+    more = f"<h2>Other notebooks</h2><ul>{more}</ul>" if more else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{TITLE}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }}
+table {{ border-collapse: collapse; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: 0.4em 0.6em; text-align: left; }}
+code {{ font-size: 0.85em; }}
+</style></head>
+<body>
+<h1>{TITLE}</h1>
+<p>Each chapter is a notebook, shown here with the outputs it produced when it last ran (the quick profile, on a CPU).
+To change the code and run it, clone the repository and run <code>make lab</code>; the sliders of the interactive
+widgets work only there.</p>
+<h2>Course map</h2>
+<table id="course-map"><thead><tr><th>notebook</th><th>question</th><th>modules</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+{more}
+</body></html>
+"""
+
+
+def build(out: Path, notebooks: Path = NOTEBOOKS, readme: Path = ROOT / "README.md") -> list[str]:
+    """Render every executed notebook in `notebooks` to out/NAME.html plus out/index.html; returns the names built."""
+    chapters = course_map(readme)
+    paths = {p.stem: p for p in sorted(notebooks.glob("*.ipynb"))}
+    order = [c.name for c in chapters if c.name in paths] + [n for n in paths if n not in {c.name for c in chapters}]
+    nbs = {}
+    for name in order:
+        nb = nbformat.read(paths[name], as_version=4)
+        if is_executed(nb):
+            nbs[name] = nb
+        else:
+            print(f"site: skipping {name}: not executed (run it top to bottom and save)", file=sys.stderr)
+    built = list(nbs)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    copy_assets(out, ("mathjax/es5/tex-svg-full.js",))
+    exp = exporter()
+    for i, name in enumerate(built):
+        prev = built[i - 1] if i > 0 else None
+        next_ = built[i + 1] if i + 1 < len(built) else None
+        resources = {"metadata": {"name": name, "path": str(notebooks)}, "cnnlab_nav": nav(prev, next_)}
+        body, _ = exp.from_notebook_node(without_widgets(nbs[name]), resources=resources)
+        (out / f"{name}.html").write_text(local_links(body, set(order)), encoding="utf-8")
+    for name in order:
+        if name not in nbs:  # links to it still lead somewhere
+            (out / f"{name}.html").write_text(stub_page(name), encoding="utf-8")
+    extra = [n for n in built if n not in {c.name for c in chapters}]
+    (out / "index.html").write_text(index_page(chapters, built, extra), encoding="utf-8")
+    return built
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: python -m tools.site [--out site]."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "site", help="output folder (replaced)")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="folder of .ipynb files")
+    args = parser.parse_args(argv)
+    built = build(args.out, args.notebooks)
+    print(f"site: {len(built)} pages in {args.out}/ (open {args.out / 'index.html'})")
+
+
+if __name__ == "__main__":
+    main()
