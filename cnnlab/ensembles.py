@@ -1,0 +1,167 @@
+"""Ensembles: average the predicted probabilities of several nets — different seeds, the top-k of a search, or
+snapshots of one run along a cyclic cosine schedule (Huang et al., "Snapshot ensembles", ICLR 2017)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from cnnlab.curves import mlp
+from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
+from cnnlab.runtime import set_seed
+from cnnlab.train import History, TensorLoader, fit
+
+Data = tuple[torch.Tensor, torch.Tensor]
+NORM = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
+
+
+@torch.no_grad()
+def predict_proba(net: nn.Module, X: torch.Tensor, batch_size: int = 1000, **norm) -> torch.Tensor:
+    """Softmax probabilities (N, K) of `net` on images X (uint8 or float; normalised with `mean`/`std` if given)."""
+    device = next(net.parameters()).device
+    net.eval()
+    loader = TensorLoader(X, torch.zeros(len(X), dtype=torch.long), batch_size, device=device, **norm)
+    return torch.cat([net(xb).softmax(dim=1).cpu() for xb, _ in loader])  # (N, K)
+
+
+def ensemble_proba(probas: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The ensemble's prediction: the mean of the members' (N, K) probabilities.
+
+    >>> ensemble_proba([torch.tensor([[0.9, 0.1]]), torch.tensor([[0.3, 0.7]])])
+    tensor([[0.6000, 0.4000]])
+    """
+    if len(probas) < 1:
+        raise ValueError("an ensemble needs at least one member")
+    if len({tuple(p.shape) for p in probas}) != 1:
+        raise ValueError(f"all members must predict the same (N, K) shape, got {[tuple(p.shape) for p in probas]}")
+    return torch.stack(list(probas)).mean(dim=0)  # (M, N, K) -> (N, K)
+
+
+def accuracy_of(proba: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of rows whose most probable class is the label.
+
+    >>> accuracy_of(torch.tensor([[0.6, 0.4], [0.2, 0.8]]), torch.tensor([0, 0]))
+    0.5
+    """
+    return (proba.argmax(dim=1) == y).float().mean().item()
+
+
+def ensemble_curve(probas: Sequence[torch.Tensor], y: torch.Tensor) -> list[float]:
+    """Accuracy of the ensemble of the first m members, for m = 1..M."""
+    return [accuracy_of(ensemble_proba(probas[:m]), y) for m in range(1, len(probas) + 1)]
+
+
+def top_k(scores: Sequence[float], k: int) -> list[int]:
+    """Indices of the `k` highest scores (e.g. validation accuracies), best first.
+
+    >>> top_k([0.80, 0.95, 0.70, 0.90], 2)
+    [1, 3]
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(scores):
+        raise ValueError(f"k must be an int in 1..{len(scores)} (the number of candidates), got {k!r}")
+    return sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The experiments: Fashion-MNIST subsets, an MLP
+# ----------------------------------------------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def fashion_split(n_train: int = 1000, n_val: int = 1000, n_test: int = 2000) -> tuple[torch.Tensor, ...]:
+    """(X_train, y_train, X_val, y_val, X_test, y_test): training and validation images from the Fashion-MNIST
+    training split (first n_train, next n_val), test images from its test split (first n_test)."""
+    X, y = load_fashion_mnist("train", n_train + n_val)
+    X_test, y_test = load_fashion_mnist("test", n_test)
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:], X_test, y_test
+
+
+def train_member(
+    train_data: Data, seed: int = 0, *, hidden: Sequence[int] = (256,), lr: float = 0.05, weight_decay: float = 0.0,
+    num_epochs: int = 10, batch_size: int = 64, device: torch.device | str | None = None,
+    make_net: Callable[[], nn.Module] | None = None,
+) -> nn.Module:
+    """One ensemble member: `curves.mlp(hidden)` (or `make_net()`) trained with SGD (momentum 0.9) from seed `seed`
+    via `fit`."""
+    set_seed(seed)
+    net = make_net() if make_net is not None else mlp(hidden)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    fit(net, train_data, None, num_epochs=num_epochs, optimizer=optimizer, batch_size=batch_size, device=device,
+        seed=seed, progress=False, **NORM)
+    return net
+
+
+def seed_ensemble(seeds: Sequence[int], data: tuple[torch.Tensor, ...], **member_kw) -> tuple[list[float], list[float]]:
+    """Train one member per seed; returns (accuracy of each member, accuracy of the first-m ensemble, m = 1..M) on the
+    test images of `data` (a `fashion_split`)."""
+    X_train, y_train, _, _, X_test, y_test = data
+    probas = [predict_proba(train_member((X_train, y_train), s, **member_kw), X_test, **NORM) for s in seeds]
+    return [accuracy_of(p, y_test) for p in probas], ensemble_curve(probas, y_test)
+
+
+def snapshot_fit(
+    net: nn.Module, train_data: Data, val_data: Data | None = None, *, lr: float, num_cycles: int,
+    epochs_per_cycle: int, batch_size: int = 64, seed: int = 0, **fit_kwargs,
+) -> tuple[list[dict], History]:
+    """Train with a cyclic cosine learning rate (restart to `lr` every cycle, decay to 0 within it, stepped per batch)
+    and keep a snapshot of the weights at the end of each cycle. Returns (snapshots, History of all epochs)."""
+    if num_cycles < 1 or epochs_per_cycle < 1:
+        raise ValueError(f"need num_cycles >= 1 and epochs_per_cycle >= 1, got {num_cycles} and {epochs_per_cycle}")
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+    steps_per_cycle = epochs_per_cycle * -(-len(train_data[0]) // batch_size)  # ceil(N / batch_size) batches an epoch
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=steps_per_cycle)
+    snapshots, history = [], History()
+    for cycle in range(num_cycles):
+        h = fit(net, train_data, val_data, num_epochs=epochs_per_cycle, optimizer=optimizer, scheduler=scheduler,
+                step_scheduler="batch", batch_size=batch_size, seed=seed + cycle, progress=False, **fit_kwargs)
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
+            getattr(history, key).extend(getattr(h, key))
+        history.epoch.extend(e + cycle * epochs_per_cycle for e in h.epoch)
+        snapshots.append(copy.deepcopy(net.state_dict()))
+    return snapshots, history
+
+
+def snapshot_ensemble(seed: int, data: tuple[torch.Tensor, ...], *, hidden: Sequence[int] = (256,), lr: float = 0.05,
+                      num_cycles: int = 4, epochs_per_cycle: int = 3,
+                      device: torch.device | str | None = None) -> tuple[list[float], History]:
+    """One snapshot-ensemble run; returns (accuracy on the test images of each snapshot alone ... and, last, of the
+    average of all snapshots, History)."""
+    X_train, y_train, X_val, y_val, X_test, y_test = data
+    set_seed(seed)
+    net = mlp(hidden)
+    snapshots, history = snapshot_fit(net, (X_train, y_train), (X_val, y_val), lr=lr, num_cycles=num_cycles,
+                                      epochs_per_cycle=epochs_per_cycle, seed=seed, device=device, **NORM)
+    probas = []
+    for state in snapshots:
+        net.load_state_dict(state)
+        probas.append(predict_proba(net, X_test, **NORM))
+    return [accuracy_of(p, y_test) for p in probas] + [accuracy_of(ensemble_proba(probas), y_test)], history
+
+
+def snapshot_vs_plain(seed: int, data: tuple[torch.Tensor, ...], *, lr: float = 0.1, num_cycles: int = 3,
+                      epochs_per_cycle: int = 4, plain_lr: float = 0.05,
+                      device: torch.device | str | None = None) -> dict[str, float]:
+    """Test accuracy of a snapshot ensemble, of its snapshots (mean), of its last snapshot alone, and of an ordinary
+    run (constant `plain_lr`) with the same number of epochs: ways to spend one training budget."""
+    accs, _ = snapshot_ensemble(seed, data, lr=lr, num_cycles=num_cycles, epochs_per_cycle=epochs_per_cycle,
+                                device=device)
+    plain = train_member(data[:2], seed, lr=plain_lr, num_epochs=num_cycles * epochs_per_cycle, device=device)
+    return {"snapshot ensemble": accs[-1], "snapshots, mean": sum(accs[:-1]) / num_cycles, "last snapshot": accs[-2],
+            "plain run": accuracy_of(predict_proba(plain, data[4], **NORM), data[5])}
+
+
+def top_k_experiment(seed: int, data: tuple[torch.Tensor, ...], lrs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1,
+                     0.3), k: int = 3, device: torch.device | str | None = None, **member_kw) -> dict[str, float]:
+    """Train one member per learning rate (a small search), rank them on validation; test accuracy of the best member,
+    of the top-k members (mean), of their ensemble and of the ensemble of all members."""
+    X_train, y_train, X_val, y_val, X_test, y_test = data
+    nets = [train_member((X_train, y_train), seed, lr=lr, device=device, **member_kw) for lr in lrs]
+    val_acc = [accuracy_of(predict_proba(net, X_val, **NORM), y_val) for net in nets]
+    test_p = [predict_proba(net, X_test, **NORM) for net in nets]
+    best = top_k(val_acc, k)
+    return {"best member": accuracy_of(test_p[best[0]], y_test),
+            f"top-{k} members, mean": sum(accuracy_of(test_p[i], y_test) for i in best) / k,
+            f"top-{k} ensemble": accuracy_of(ensemble_proba([test_p[i] for i in best]), y_test),
+            "all members": accuracy_of(ensemble_proba(test_p), y_test)}
