@@ -26,7 +26,7 @@ from torchvision.ops import roi_align
 
 from cnnlab.data import data_dir
 from cnnlab.runtime import get_device, set_seed
-from cnnlab.train import fit
+from cnnlab.train import TensorLoader, evaluate, fit
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # per RGB channel, for images scaled to [0, 1]
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -293,6 +293,14 @@ class ImageNetAugment:
 # ------------------------------------------------------------------------------------------- the experiment
 
 
+def accuracy_on(net: nn.Module, test: tuple[torch.Tensor, torch.Tensor], *, batch_size: int = 250,
+                  mean: Any = None, std: Any = None, device: torch.device | None = None) -> float:
+    """Accuracy of `net` on `test` = (X, y), once, after training (cheaper than `fit` evaluating every epoch)."""
+    device = device if device is not None else get_device()
+    return evaluate(net, TensorLoader(*test, batch_size, mean=mean, std=std, device=device), device=device)[1]
+
+
+
 def run_strategy(strategy: str, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
                  *, num_epochs: int, lr: float = 0.01, seed: int = 0, batch_size: int = 32,
                  device: torch.device | None = None) -> dict[str, Any]:
@@ -379,9 +387,214 @@ def features_vs_scratch(features: tuple[torch.Tensor, torch.Tensor], images: tup
     kw = dict(num_epochs=num_epochs, batch_size=batch_size, device=device, seed=seed, progress=False)
     set_seed(seed)
     head = nn.Linear(F.shape[1], num_classes)  # (N, D) -> (N, num_classes)
-    acc_features = fit(head, (F, y), (test_features, y_test), lr=0.01, **kw).val_acc[-1]
+    fit(head, (F, y), lr=0.01, **kw)
+    acc_features = accuracy_on(head, (test_features, y_test), device=device)
     set_seed(seed)
     cnn = small_cnn(in_channels=X.shape[1], num_classes=num_classes, width=width)
-    acc_scratch = fit(cnn, (X, y), (test_images, y_test), lr=0.05, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD,
-                      **kw).val_acc[-1]
+    fit(cnn, (X, y), lr=0.05, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, **kw)
+    acc_scratch = accuracy_on(cnn, (test_images, y_test), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD,
+                                device=device)
     return acc_features, acc_scratch
+
+
+# ------------------------------------------------------------------------ Yosinski et al. (2014), small scale
+
+
+def split_classes(X: torch.Tensor, y: torch.Tensor, classes: tuple[int, ...]
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The examples of `classes` only, relabelled 0..len(classes)-1 in the order given.
+
+    >>> X, y = split_classes(torch.arange(6.0)[:, None], torch.tensor([0, 5, 1, 6, 5, 0]), (5, 6))
+    >>> X.flatten().tolist(), y.tolist()
+    ([1.0, 3.0, 4.0], [0, 1, 0])
+    """
+    if len(set(classes)) != len(classes) or not classes:
+        raise ValueError(f"classes must be distinct class labels, got {classes!r}")
+    keep = torch.isin(y, torch.tensor(classes))
+    relabel = {c: i for i, c in enumerate(classes)}
+    return X[keep], torch.tensor([relabel[int(c)] for c in y[keep]], dtype=torch.int64)
+
+
+def conv_cuts(net: nn.Sequential) -> list[int]:
+    """How many top-level children of `net` make its first n = 0, 1, ... layers with weights (head excluded).
+
+    >>> from cnnlab.models import small_cnn
+    >>> conv_cuts(small_cnn())  # conv blocks are children 0, 2 and 4
+    [0, 1, 3, 5]
+    """
+    head = head_name(net)
+    return [0] + [i + 1 for i, (name, m) in enumerate(net.named_children())
+                  if name != head and any(True for _ in m.parameters())]
+
+
+def copy_first_layers(source: nn.Sequential, target: nn.Sequential, n: int) -> nn.Sequential:
+    """Copy the weights and BatchNorm statistics of `source`'s first `n` layers into `target`; returns `target`."""
+    cuts = conv_cuts(target)
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < len(cuts):
+        raise ValueError(f"n must be an int in 0..{len(cuts) - 1} (layers with weights below the head), got {n!r}")
+    for i in range(cuts[n]):
+        target[i].load_state_dict(source[i].state_dict())
+    return target
+
+
+def yosinski(A: tuple[torch.Tensor, torch.Tensor], B: tuple[torch.Tensor, torch.Tensor],
+             B_test: tuple[torch.Tensor, torch.Tensor], *, num_epochs: int, seed: int = 0, width: int = 16,
+             lr: float = 0.05, batch_size: int = 64, mean: float = 0.0, std: float = 1.0,
+             device: torch.device | None = None) -> dict[str, list[float]]:
+    """Yosinski et al. (2014) with `small_cnn`: accuracy on task B after copying the first n layers, n = 0..L.
+
+    Returns lists indexed by n: ``AnB`` (first n layers from a net trained on A, frozen), ``AnB+`` (the same,
+    fine-tuned), ``BnB`` ("selffer": first n layers from a net trained on B itself, frozen); n = 0 is the
+    baseline, a net trained on B from scratch, in all three.
+    """
+    from cnnlab.models import small_cnn
+
+    device = device if device is not None else get_device()
+    num_classes = int(torch.cat([A[1], B[1]]).max()) + 1
+    kw = dict(num_epochs=num_epochs, lr=lr, batch_size=batch_size, mean=mean, std=std, device=device, seed=seed,
+              progress=False)
+
+    def new_net() -> nn.Sequential:
+        return small_cnn(in_channels=A[0].shape[1], num_classes=num_classes, width=width).to(device)
+
+    def train(net: nn.Sequential, data: tuple[torch.Tensor, torch.Tensor], val: tuple | None) -> float:
+        opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=lr, momentum=0.9)
+        steps = num_epochs * math.ceil(len(data[1]) / batch_size)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)  # to 0: a stable final accuracy
+        fit(net, data, optimizer=opt, scheduler=sched, step_scheduler="batch", **{k: v for k, v in kw.items() if k != "lr"})
+        return accuracy_on(net, val, mean=mean, std=std, device=device) if val is not None else float("nan")
+
+    set_seed(seed)
+    net_A = new_net()
+    train(net_A, A, None)
+    set_seed(seed + 1000)
+    net_B = new_net()
+    baseline = train(net_B, B, B_test)
+    out = {"AnB": [baseline], "AnB+": [baseline], "BnB": [baseline]}
+    for n in range(1, len(conv_cuts(net_A))):
+        for key, source, frozen in (("AnB", net_A, True), ("AnB+", net_A, False), ("BnB", net_B, True)):
+            set_seed(seed + 1000 * n)  # a fresh top, the same for the three variants at this n
+            net = copy_first_layers(source, new_net(), n)
+            if frozen:
+                freeze(net, up_to=conv_cuts(net)[n])
+            out[key].append(train(net, B, B_test))
+    return out
+
+
+# ------------------------------------------------------------------ the size-similarity matrix, measured
+
+
+def per_class_subset(y: torch.Tensor, n_per_class: int, seed: int = 0) -> torch.Tensor:
+    """Indices of `n_per_class` random examples of every class in `y` (a balanced labelled set).
+
+    >>> per_class_subset(torch.tensor([0, 1, 0, 1, 0, 1]), 2).shape
+    torch.Size([4])
+    """
+    g = torch.Generator().manual_seed(seed)
+    idx = []
+    for c in torch.unique(y).tolist():
+        mine = (y == c).nonzero().flatten()
+        if len(mine) < n_per_class:
+            raise ValueError(f"class {c} has {len(mine)} examples, fewer than n_per_class={n_per_class}")
+        idx.append(mine[torch.randperm(len(mine), generator=g)[:n_per_class]])
+    return torch.cat(idx)
+
+
+def photo_patches(names: tuple[str, ...], num_per_photo: int, region: str, *, patch: int = 64, size: int = 32,
+                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random `patch`-px squares cut from each bundled photo, resized to `size`: label = which photo.
+
+    ``region="train"`` cuts them from the left half of each photo, ``"test"`` from the right half, so no
+    test pixel was ever seen in training. Returns X uint8 (N, 3, size, size), y int64.
+    """
+    from cnnlab.data import load_photo
+
+    if region not in ("train", "test"):
+        raise ValueError(f"region must be 'train' or 'test', got {region!r}")
+    g = torch.Generator().manual_seed(seed)
+    Xs, ys = [], []
+    for label, name in enumerate(names):
+        photo = load_photo(name).permute(2, 0, 1).float()  # (H, W, 3) -> (3, H, W)
+        H, W = photo.shape[1:]
+        x_lo = 0 if region == "train" else W // 2
+        x_hi = W // 2 - patch if region == "train" else W - patch
+        ys0 = torch.randint(0, H - patch + 1, (num_per_photo,), generator=g).tolist()
+        xs0 = torch.randint(x_lo, x_hi + 1, (num_per_photo,), generator=g).tolist()
+        crops = torch.stack([photo[:, i:i + patch, j:j + patch] for i, j in zip(ys0, xs0)])  # (n, 3, patch, patch)
+        Xs.append(nn.functional.interpolate(crops, size=(size, size), mode="bilinear", antialias=True))
+        ys.append(torch.full((num_per_photo,), label, dtype=torch.int64))
+    return torch.cat(Xs).round().clamp(0, 255).to(torch.uint8), torch.cat(ys)
+
+
+def linear_probe(F: torch.Tensor, y: torch.Tensor, F_test: torch.Tensor, y_test: torch.Tensor, *, num_epochs: int,
+                 lr: float = 0.01, seed: int = 0, batch_size: int = 50, device: torch.device | None = None) -> float:
+    """Feature extractor: test accuracy of a linear layer trained on frozen (cached) features."""
+    set_seed(seed)
+    head = nn.Linear(F.shape[1], int(torch.cat([y, y_test]).max()) + 1)  # (N, D) -> (N, num_classes)
+    device = device if device is not None else get_device()
+    fit(head, (F, y), num_epochs=num_epochs, lr=lr, batch_size=batch_size, device=device, seed=seed, progress=False)
+    return accuracy_on(head, (F_test, y_test), device=device)
+
+
+def scratch_cnn(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor], *,
+                num_epochs: int, mean: tuple[float, ...], std: tuple[float, ...], lr: float = 0.05, width: int = 16,
+                seed: int = 0, batch_size: int = 50, augment: Any = None, device: torch.device | None = None) -> float:
+    """From scratch: test accuracy of a `small_cnn` trained on the raw images at their native size.
+
+    `augment` (e.g. `ImageNetAugment`) transforms each training batch on the device inside `fit`'s loop.
+    """
+    from cnnlab.models import small_cnn
+
+    set_seed(seed)
+    net = small_cnn(in_channels=train[0].shape[1], num_classes=int(torch.cat([train[1], test[1]]).max()) + 1,
+                    width=width)
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+    steps = num_epochs * math.ceil(len(train[1]) / batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)  # to 0: a stable final accuracy
+    device = device if device is not None else get_device()
+    fit(net, train, num_epochs=num_epochs, optimizer=opt, scheduler=sched, step_scheduler="batch", mean=mean, std=std,
+        augment=augment, batch_size=batch_size, device=device, seed=seed, progress=False)
+    return accuracy_on(net, test, mean=mean, std=std, device=device)
+
+
+def finetune_top(M: torch.Tensor, y: torch.Tensor, M_test: torch.Tensor, y_test: torch.Tensor, *, first: int,
+                 num_epochs: int, lr: float = 0.01, body_lr_factor: float = 0.1, step_size: int = 7, seed: int = 0,
+                 batch_size: int = 50, device: torch.device | None = None) -> float:
+    """Fine-tuning: pretrained MobileNetV2 blocks ``features[first:]`` + a new head trained on their inputs `M`.
+
+    `M` holds the (cached) outputs of the frozen ``features[:first]`` (or the images themselves when
+    ``first=0``: the whole network is fine-tuned). The body runs at ``lr * body_lr_factor`` (the lectures' 1/10),
+    the head at `lr`, both times 0.1 every `step_size` epochs (StepLR).
+    """
+    device = device if device is not None else get_device()
+    set_seed(seed)
+    pretrained = pretrained_mobilenet_v2()
+    num_classes = int(torch.cat([y, y_test]).max()) + 1
+    net = nn.Sequential(*pretrained.features[first:], nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(1280, num_classes))  # (N, C, h, w) -> (N, 1280) -> (N, num_classes)
+    opt = torch.optim.SGD(param_groups(net, lr_head=lr, lr_body=lr * body_lr_factor), momentum=0.9)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=0.1)
+    fit(net, (M, y), num_epochs=num_epochs, optimizer=opt, scheduler=sched, batch_size=batch_size,
+        drop_last=len(y) % batch_size == 1, device=device, seed=seed, progress=False)
+    return accuracy_on(net, (M_test, y_test), device=device)
+
+
+def block_inputs(X: torch.Tensor, first: int, batch_size: int = 128) -> torch.Tensor:
+    """What block `first` of pretrained MobileNetV2 sees for ImageNet-ready `X` (cached); `X` itself if first=0."""
+    if isinstance(first, bool) or not isinstance(first, int) or not 0 <= first <= 18:
+        raise ValueError(f"first must be an int in 0..18 (MobileNetV2 has 19 feature blocks), got {first!r}")
+    if first == 0:
+        return X
+    blocks = nn.Sequential(*pretrained_mobilenet_v2().features[:first]).eval()
+    with torch.no_grad():
+        shape = blocks(X[:1]).shape[1:]  # (C, h, w) of the cut
+    return extract_features(blocks, X, batch_size).reshape(len(X), *shape)  # (N, C * h * w) -> (N, C, h, w)
+
+
+def best_of(accs: dict[str, list[float]]) -> str:
+    """The strategy with the highest mean accuracy over seeds.
+
+    >>> best_of({"features": [0.8, 0.9], "scratch": [0.7, 0.7]})
+    'features'
+    """
+    return max(accs, key=lambda k: sum(accs[k]) / len(accs[k]))

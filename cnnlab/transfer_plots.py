@@ -72,3 +72,41 @@ def plot_pca(features: torch.Tensor, y: torch.Tensor, class_names: list[str], ax
     ax.set_title(title)
     ax.legend(fontsize=7, markerscale=1.5)
     return ax
+
+
+def plot_yosinski(runs: list[dict[str, list[float]]], ax: plt.Axes | None = None) -> plt.Axes:
+    """Accuracy on task B against the number n of copied layers: frozen, fine-tuned, selffer (dots: seeds)."""
+    ax = ax if ax is not None else plt.subplots(figsize=(6, 3.8))[1]
+    styles = {"AnB": ("A's layers, frozen (AnB)", "C3", "o-"), "AnB+": ("A's layers, fine-tuned (AnB+)", "C2", "s-"),
+              "BnB": ("B's own layers, frozen (BnB, selffer)", "C0", "^--")}
+    for key, (label, colour, marker) in styles.items():
+        curves = np.array([r[key] for r in runs])  # (seeds, L + 1)
+        n = np.arange(curves.shape[1])
+        ax.plot(n, curves.mean(0), marker, color=colour, label=label)
+        for c in curves:
+            ax.plot(n, c, ".", color=colour, alpha=0.4)
+    ax.axhline(np.mean([r["AnB"][0] for r in runs]), color="grey", lw=0.8, ls=":", label="baseline (n = 0)")
+    ax.set_xticks(n)
+    ax.set_xlabel("layers copied from the source net (n)")
+    ax.set_ylabel("test accuracy on task B")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_matrix(acc: dict[tuple[str, str], dict[str, list[float]]], guideline: dict[tuple[str, str], str]
+                ) -> plt.Figure:
+    """The size-similarity matrix as a 2 x 2 grid of bar charts: accuracy per strategy (dots: seeds)."""
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6), sharey=False)
+    for (size, similarity), cell in acc.items():
+        ax = axes[["small", "large"].index(size), ["similar", "dissimilar"].index(similarity)]
+        for i, (name, accs) in enumerate(cell.items()):
+            ax.bar(i, np.mean(accs), color=f"C{i}", alpha=0.6)
+            ax.plot([i] * len(accs), accs, "k.", ms=7)
+        ax.set_xticks(range(len(cell)), list(cell))
+        low = min(min(a) for a in cell.values())
+        ax.set_ylim(max(0.0, low - 0.1), 1)
+        ax.set_title(f"{size} & {similarity}\nguideline: {guideline[(size, similarity)]}", fontsize=9)
+    axes[0, 0].set_ylabel("test accuracy")
+    axes[1, 0].set_ylabel("test accuracy")
+    fig.tight_layout()
+    return fig

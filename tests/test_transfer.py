@@ -254,3 +254,142 @@ def test_claim_imagenet_features_beat_scratch_on_100_fashion_images(tmp_path, mo
         acc_features, acc_scratch = transfer.features_vs_scratch((F, y), (X, y), F_test, X_test, y_test,
                                                                  num_epochs=8, seed=seed, device=torch.device("cpu"))
         assert acc_features > acc_scratch + 0.03, seed
+
+
+# ------------------------------------------------------------------------------- Yosinski et al. (2014)
+
+
+def test_split_classes_keeps_and_relabels():
+    X, y = torch.arange(10.0)[:, None], torch.tensor([0, 5, 1, 6, 5, 9, 0, 6, 2, 5])
+    Xb, yb = transfer.split_classes(X, y, (5, 6, 9))
+    assert Xb.flatten().tolist() == [1.0, 3.0, 4.0, 5.0, 7.0, 9.0]
+    assert yb.tolist() == [0, 1, 0, 2, 1, 0]
+
+
+def test_copy_first_layers_copies_weights_and_statistics_of_the_first_n_only():
+    torch.manual_seed(0)
+    source, target = small_cnn(width=4), small_cnn(width=4)
+    source[0][1].running_mean.add_(1)
+    transfer.copy_first_layers(source, target, 2)
+    for i in (0, 2):  # conv blocks 1 and 2
+        for (k, a), b in zip(source[i].state_dict().items(), target[i].state_dict().values()):
+            assert torch.equal(a, b), k
+    assert not torch.equal(source[4][0].weight, target[4][0].weight)
+    assert not torch.equal(source[7].weight, target[7].weight)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: transfer.copy_first_layers(small_cnn(), small_cnn(), 4), "n must be"),
+    (lambda: transfer.split_classes(torch.zeros(2, 1), torch.zeros(2, dtype=torch.int64), (1, 1)), "distinct"),
+    (lambda: transfer.per_class_subset(torch.tensor([0, 0, 1]), 2), "fewer than"),
+    (lambda: transfer.photo_patches(("coffee",), 2, "middle"), "region"),
+    (lambda: transfer.block_inputs(torch.zeros(1, 3, 32, 32), 19), "first"),
+])
+def test_new_helpers_reject_bad_input(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def fashion_tasks(num_train: int, num_test: int):
+    from cnnlab.data import load_fashion_mnist
+
+    X, y = load_fashion_mnist("train", subset=num_train)
+    X_t, y_t = load_fashion_mnist("test", subset=num_test)
+    A = transfer.split_classes(X, y, (0, 1, 2, 3, 4))
+    B = transfer.split_classes(X, y, (5, 6, 7, 8, 9))
+    return A, B, transfer.split_classes(X_t, y_t, (5, 6, 7, 8, 9))
+
+
+# ---------------------------------------------------------------------- the size-similarity matrix helpers
+
+
+def test_per_class_subset_is_balanced_and_seeded():
+    y = torch.arange(50) % 5
+    idx = transfer.per_class_subset(y, 3, seed=1)
+    assert torch.bincount(y[idx]).tolist() == [3] * 5
+    assert torch.equal(idx, transfer.per_class_subset(y, 3, seed=1))
+    assert not torch.equal(idx, transfer.per_class_subset(y, 3, seed=2))
+
+
+def test_photo_patches_are_labelled_by_photo_and_come_from_their_half():
+    from cnnlab.data import load_photo
+
+    X, y = transfer.photo_patches(("coffee", "brick"), 3, "test", patch=64, size=64, seed=0)
+    assert X.shape == (6, 3, 64, 64) and X.dtype == torch.uint8 and y.tolist() == [0, 0, 0, 1, 1, 1]
+    photo = load_photo("coffee").permute(2, 0, 1)  # (3, 400, 600)
+    rows = photo[0].unfold(1, 64, 1)  # (H, W-63, 64): every 64 px run of every red row
+    starts = (rows == X[0][0, 0]).all(-1).nonzero()  # where the patch's first row can start (patch=size: exact crop)
+    exact = [(i, j) for i, j in starts.tolist() if torch.equal(photo[:, i:i + 64, j:j + 64], X[0])]
+    assert exact and all(j >= 300 for _, j in exact)  # its left edge is in the right half
+
+
+@needs_weights
+def test_block_inputs_are_what_the_block_sees(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))  # feature cache in tmp
+    torch.manual_seed(0)
+    X = torch.randn(4, 3, 48, 48)
+    assert transfer.block_inputs(X, 0) is X
+    M = transfer.block_inputs(X, 14)  # (4, 3, 48, 48) -> (4, 96, 3, 3)
+    assert M.shape == (4, 96, 3, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(M, transfer.pretrained_mobilenet_v2().eval().features[:14](X))
+
+
+# -------------------------------------------------------------- the notebook's new claims, 3 seeds, small
+
+
+def test_claims_yosinski_over_three_seeds():
+    from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
+
+    A, B, B_test = fashion_tasks(2000, 1000)
+    for seed in (0, 1, 2):
+        r = transfer.yosinski(A, B, B_test, num_epochs=2, width=8, seed=seed, mean=FASHION_MNIST_MEAN,
+                              std=FASHION_MNIST_STD, device=torch.device("cpu"))
+        assert len(r["AnB"]) == 4 and r["AnB"][0] == r["AnB+"][0] == r["BnB"][0], seed
+        assert r["AnB"][1] > r["AnB"][0] - 0.03, seed  # a frozen first layer from A costs < 3 points
+        assert r["AnB"][1] - r["AnB"][3] > 0.05, seed  # freezing all three loses > 0.05 vs only the first
+        assert r["AnB+"][3] >= r["AnB"][3], seed  # fine-tuning >= frozen at the deepest n
+        assert r["BnB"][3] - r["AnB"][3] > 0.05, seed  # the top layer is specific to A
+
+
+@needs_weights
+def test_claims_small_dissimilar_cell_and_the_recipe_over_three_seeds(tmp_path, monkeypatch):
+    from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
+
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))  # feature cache in tmp
+    _, (X, y), (X_t, y_t) = fashion_tasks(600, 600)
+    X_t, y_t = X_t[:300], y_t[:300]
+    body = transfer.mobilenet_body(transfer.pretrained_mobilenet_v2())
+    I, I_t = transfer.to_imagenet_input(X, 48), transfer.to_imagenet_input(X_t, 48)
+    F, F_t = transfer.extract_features(body, I), transfer.extract_features(body, I_t)
+    M, M_t = transfer.block_inputs(I, 14), transfer.block_inputs(I_t, 14)
+    kw = dict(num_epochs=10, device=torch.device("cpu"))
+    for seed in (0, 1, 2):
+        idx = transfer.per_class_subset(y, 10, seed)
+        features = transfer.linear_probe(F[idx], y[idx], F_t, y_t, seed=seed, **kw)
+        recipe = transfer.finetune_top(M[idx], y[idx], M_t, y_t, first=14, seed=seed, **kw)
+        same_lr = transfer.finetune_top(M[idx], y[idx], M_t, y_t, first=14, body_lr_factor=1.0, step_size=10**6,
+                                        seed=seed, **kw)
+        scratch = transfer.scratch_cnn((X[idx], y[idx]), (X_t, y_t), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD,
+                                       seed=seed, **kw)
+        assert min(features, recipe) > scratch + 0.05, seed  # both ImageNet strategies beat scratch
+        assert same_lr > recipe, seed  # far from ImageNet the 1/10 recipe under-trains in 10 epochs
+
+
+@needs_weights
+def test_claim_small_similar_cell_fine_tuning_gains_little_over_features(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))  # feature cache in tmp
+    photos = ("brick", "coffee", "chelsea", "coins", "astronaut")
+    (X, y), (X_t, y_t) = (transfer.photo_patches(photos, n, region, seed=s)
+                          for n, region, s in ((20, "train", 0), (40, "test", 1)))
+    body = transfer.mobilenet_body(transfer.pretrained_mobilenet_v2())
+    I, I_t = transfer.to_imagenet_input(X, 48), transfer.to_imagenet_input(X_t, 48)
+    F, F_t = transfer.extract_features(body, I), transfer.extract_features(body, I_t)
+    M, M_t = transfer.block_inputs(I, 14), transfer.block_inputs(I_t, 14)
+    for seed in (0, 1, 2):
+        idx = transfer.per_class_subset(y, 10, seed)
+        features = transfer.linear_probe(F[idx], y[idx], F_t, y_t, num_epochs=10, seed=seed, device=torch.device("cpu"))
+        finetune = transfer.finetune_top(M[idx], y[idx], M_t, y_t, first=14, num_epochs=10, seed=seed,
+                                         device=torch.device("cpu"))
+        assert finetune - features < 0.03, seed
+        assert features > 0.5, seed  # 5 photos: chance is 0.2
