@@ -81,9 +81,10 @@ def max_norm_(net: nn.Module, c: float) -> nn.Module:
         raise ValueError(f"c is the largest norm allowed, c > 0; got {c!r}")
     for m in net.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
-            w = m.weight.view(m.weight.shape[0], -1)  # (out, in * kH * kW): one row per unit
-            norms = w.norm(dim=1, keepdim=True)  # (out, 1)
-            w.mul_(torch.clamp(c / norms.clamp_min(1e-12), max=1.0))
+            norms = m.weight.flatten(1).norm(dim=1)  # (out, in * kH * kW) -> (out,): one norm per unit
+            scale = torch.clamp(c / norms.clamp_min(1e-12), max=1.0)
+            # (out,) -> (out, 1) or (out, 1, 1, 1); works for any memory format (fit makes conv weights channels_last)
+            m.weight.mul_(scale.view(-1, *[1] * (m.weight.ndim - 1)))
     return net
 
 

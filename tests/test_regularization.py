@@ -178,6 +178,18 @@ def test_max_norm_matches_torch_renorm(c):
     assert float(unit_norms(net).max()) <= c * (1 + 1e-6)
 
 
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_max_norm_works_on_channels_last_weights(memory_format):
+    # fit() turns conv weights channels_last (on CUDA and the CPU); a .view() of them would raise
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3)).to(memory_format=memory_format)
+    before = [m.weight.detach().clone() for m in net if isinstance(m, (nn.Linear, nn.Conv2d))]
+    max_norm_(net, 0.5)
+    after = [m.weight.detach() for m in net if isinstance(m, (nn.Linear, nn.Conv2d))]
+    for w0, w1 in zip(before, after):
+        torch.testing.assert_close(w1, torch.renorm(w0, p=2, dim=0, maxnorm=0.5), rtol=1e-5, atol=1e-6)
+
+
 def test_add_max_norm_clips_after_every_step():
     net = small_net()
     opt = torch.optim.SGD(net.parameters(), lr=10.0)
