@@ -20,7 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
 from cnnlab.models import small_cnn
 from cnnlab.runtime import get_device, set_seed
-from cnnlab.train import TensorLoader, evaluate, train_one_epoch
+from cnnlab.train import CHANNELS_LAST_DEVICES, TensorLoader, evaluate, train_one_epoch
 
 CACHE = Path(__file__).resolve().parents[1] / "data" / "cache"
 
@@ -89,7 +89,7 @@ def train_gflops(X: torch.Tensor, y: torch.Tensor, device: torch.device, batch_s
     """GFLOP/s of `small_cnn` training steps (forward + backward + SGD update) through `train_one_epoch`."""
     set_seed(0)
     net = small_cnn().to(device)
-    if device.type == "cuda":
+    if device.type in CHANNELS_LAST_DEVICES:  # as fit() does
         net.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loader = TensorLoader(X[: batch_size * steps], y[: batch_size * steps], batch_size, shuffle=True,
