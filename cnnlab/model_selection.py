@@ -16,7 +16,7 @@ from torch import nn
 from cnnlab.data import load_digits
 from cnnlab.regularization import kfold_indices
 from cnnlab.runtime import set_seed
-from cnnlab.train import fit
+from cnnlab.train import evaluate, fit
 
 Data = tuple[torch.Tensor, torch.Tensor]
 
@@ -76,18 +76,15 @@ def train_digits(
     return net
 
 
-@torch.no_grad()
 def error_rate(net: nn.Module, data: Data) -> float:
-    """Fraction of misclassified examples of `data = (X, y)` (eval mode, one batch).
+    """Fraction of misclassified examples of `data = (X, y)`: one minus `cnnlab.train.evaluate`'s accuracy.
 
     >>> net = nn.Sequential(nn.Flatten(), nn.Identity())
     >>> error_rate(net, (torch.tensor([[[0.0, 1.0]], [[1.0, 0.0]]]), torch.tensor([1, 1])))
     0.5
     """
-    X, y = data
-    device = next(iter(net.parameters()), torch.empty(0)).device
-    net.eval()
-    return (net(X.to(device)).argmax(1).cpu() != y).float().mean().item()
+    device = next(iter(net.parameters()), torch.empty(0)).device  # a net with no parameters runs where its data is
+    return 1.0 - evaluate(net, [data], device=device)[1]
 
 
 def digits_error(lr: float, weight_decay: float, train_data: Data, val_data: Data, seed: int = 0, **kw) -> float:
