@@ -24,7 +24,7 @@ $(TESTDEPS): pyproject.toml | $(STAMP)
 	$(PY) -m pip install -e ".[browser,instructor]"
 	touch $@
 
-# The instructor's tools only (students never need them).
+# The instructor's tools only (students never need them): otter-grader, for tools/assignments.py.
 INSTRUCTOR := $(VENV)/.cnnlab-instructor
 $(INSTRUCTOR): pyproject.toml | $(STAMP)
 	$(PY) -m pip install -e ".[instructor]"
@@ -73,12 +73,12 @@ assignments grade: export OMP_NUM_THREADS = 1
 
 # assignments/*.ipynb (solutions + tests, one source) -> dist/NAME/student (hand out) + dist/NAME/autograder (keep)
 assignments: $(INSTRUCTOR)
-	$(PY) -m cnnlab.assignments build
+	$(PY) -m tools.assignments build
 
 # a folder of submitted notebooks -> dist/NAME_scores.csv (points per student and question)
 grade: $(INSTRUCTOR)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
-	$(PY) -m cnnlab.assignments grade "$(SUBMISSIONS)"
+	$(PY) -m tools.assignments grade "$(SUBMISSIONS)"
 
 bench: install
 	$(PY) -m cnnlab.bench

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("otter", reason="otter-grader is in the optional `instructor` dependency group")
 
-from cnnlab import assignments  # noqa: E402
+from tools import assignments  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "assignments" / "hw1_cnn_foundations.ipynb"

@@ -3,8 +3,8 @@
 One source of truth: each `assignments/NAME.ipynb` is a solution notebook in otter-grader's format (questions,
 solutions between `# BEGIN SOLUTION` / `# END SOLUTION`, public and hidden test cases with points).
 
-    python -m cnnlab.assignments build                      # assignments/*.ipynb -> dist/NAME/{student,autograder}
-    python -m cnnlab.assignments grade SUBMISSIONS          # SUBMISSIONS/*.ipynb -> dist/NAME_scores.csv
+    python -m tools.assignments build                      # assignments/*.ipynb -> dist/NAME/{student,autograder}
+    python -m tools.assignments grade SUBMISSIONS          # SUBMISSIONS/*.ipynb -> dist/NAME_scores.csv
 
 `build` runs otter assign (student notebook without solutions or hidden tests; autograder zip with all tests),
 then grades the reference solution and fails unless it earns full marks. `grade` runs otter run (no Docker) on
@@ -14,6 +14,8 @@ guard is a lock on the door, not a sandbox: a determined student could still tam
 Grade on a machine that holds nothing else of value, and read the `notes` column.
 
 otter-grader is an optional dependency (the `instructor` group): this module imports it only inside functions.
+Instructor tooling, so it lives in tools/, not in the `cnnlab` package students import; run it from the repository
+root (SOURCE_DIR and DIST_DIR are relative to the working directory).
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+__all__ = [
+    "BLOCKED_MARKER", "CASE_TIMEOUT_S", "CELL_TIMEOUT_S", "DIST_DIR", "GUARD_CELL", "SOURCE_DIR",
+    "SUBMISSION_TIMEOUT_S", "Result", "assignment_name", "assignment_sources", "autograder_zip", "build",
+    "build_one", "find_submissions", "grade", "grade_submission", "guarded_copy", "main", "question_points",
+    "write_csv",
+]
 
 SOURCE_DIR = Path("assignments")
 DIST_DIR = Path("dist")
@@ -113,7 +122,7 @@ def autograder_zip(assignment_dir: Path) -> Path:
     zips = sorted((Path(assignment_dir) / "autograder").glob("*-autograder_*.zip"))
     if len(zips) != 1:
         raise ValueError(f"expected one autograder zip in {assignment_dir}/autograder, found {len(zips)}; "
-                         "run `python -m cnnlab.assignments build` again")
+                         "run `python -m tools.assignments build` again")
     return zips[0]
 
 
@@ -371,7 +380,7 @@ def grade(submissions: Path, assignment: str | None = None, dist: Path = DIST_DI
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: `build` and `grade` (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m cnnlab.assignments", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.assignments", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="assignments/*.ipynb -> dist/NAME/student and dist/NAME/autograder")
     b.add_argument("--source", type=Path, default=SOURCE_DIR)
