@@ -61,6 +61,30 @@ def test_cosine_is_pinned_after_T_unlike_plain_cosine_annealing():
     assert max(seen[6:]) > 0.1  # PyTorch's plain class climbs back up: why we pin it
 
 
+@pytest.mark.parametrize("lr0", [0.1, 2.0])
+def test_constant_time_based_and_sqrt_follow_the_lecture_at_every_step(lr0):
+    """Their PyTorch twins are LambdaLRs of the same lambdas, so the lecture deck's formulas are the oracle here:
+    time-based lr0 / (1 + k t), square-root lr0 / sqrt(t + 1), t = 0, 1, 2, ... (deck 000, "Learning Rate
+    Scheduling"); with a warmup the schedule starts at step `warmup_steps`."""
+    t = torch.arange(30, dtype=torch.float64)
+    expected = {
+        ("constant", ()): torch.full((30,), lr0, dtype=torch.float64),
+        ("time_based", (("k", 0.5),)): lr0 / (1 + 0.5 * t),
+        ("time_based", (("k", 0.0),)): torch.full((30,), lr0, dtype=torch.float64),
+        ("sqrt", ()): lr0 / torch.sqrt(t + 1),
+    }
+    for (kind, params), lrs in expected.items():
+        for curve in (lr_curve, torch_lr_curve):
+            got = torch.tensor(curve(kind, lr0, 30, **dict(params)), dtype=torch.float64)
+            torch.testing.assert_close(got, lrs, msg=f"{curve.__name__} {kind} {params}")
+        warm = torch.tensor(lr_curve(kind, lr0, 30, warmup_steps=4, start_factor=0.2, **dict(params)))
+        torch.testing.assert_close(warm[4:].double(), lrs[:26], msg=f"{kind} after warmup")
+        torch.testing.assert_close(warm[:4].double(), lr0 * torch.tensor([0.2, 0.4, 0.6, 0.8], dtype=torch.float64))
+    # by hand, lr0 = 1 and k = 1: 1, 1/2, 1/3, 1/4; and 1, 1/sqrt(2), 1/sqrt(3), 1/2
+    assert lr_curve("time_based", 1.0, 4, k=1.0) == pytest.approx([1.0, 1 / 2, 1 / 3, 1 / 4])
+    assert lr_curve("sqrt", 1.0, 4) == pytest.approx([1.0, 2**-0.5, 3**-0.5, 0.5])
+
+
 def test_lecture_formulas():
     assert math.isclose(schedule("time_based", 1.0, k=0.1)(10), 0.5)
     assert math.isclose(schedule("exponential", 2.0, k=1.0)(1), 2 / math.e)
