@@ -73,10 +73,16 @@ def test_rrelu_uses_its_mean_slope_at_test_time_and_random_slopes_in_training():
 
 def test_maxout_is_the_max_of_its_linear_pieces():
     torch.manual_seed(0)
-    m = Maxout(4, 3, pieces=2)
+    m = Maxout(4, 3, pieces=3)
     x = torch.randn(5, 4)
-    z = m.linear(x).view(5, 3, 2)
-    torch.testing.assert_close(m(x), torch.maximum(z[..., 0], z[..., 1]))
+    # PyTorch's max pooling over each unit's `pieces` consecutive linear outputs (Goodfellow et al.'s grouping)
+    torch.testing.assert_close(m(x), nn.functional.max_pool1d(m.linear(x)[:, None, :], 3)[:, 0, :])
+    # the docstring's special case: with one piece fixed at 0, Maxout is ReLU(w^T x + b)
+    ref, two = nn.Linear(4, 3), Maxout(4, 3, pieces=2)
+    with torch.no_grad():
+        two.linear.weight.zero_(), two.linear.bias.zero_()
+        two.linear.weight[0::2], two.linear.bias[0::2] = ref.weight, ref.bias
+    torch.testing.assert_close(two(x), torch.relu(ref(x)))
     with pytest.raises(ValueError, match="pieces"):
         Maxout(4, 3, pieces=0)
 
