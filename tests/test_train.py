@@ -83,6 +83,35 @@ def test_random_crop_is_a_shift_with_zero_fill():
     assert torch.equal(random_crop(x, 0, torch.Generator()), x)
 
 
+@pytest.mark.parametrize("padding, shape", [(1, (5, 1, 4, 4)), (3, (7, 3, 6, 9)), (4, (4, 2, 5, 3))])
+def test_random_crop_equals_torchvision_pad_then_crop_at_the_drawn_offsets(padding, shape):
+    import torchvision.transforms.functional as TF
+
+    N, C, H, W = shape
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(1)) + 0.5  # no zeros: padding is visible
+    out = random_crop(x, padding, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)  # the same draws as random_crop: all rows (dy), then all columns (dx)
+    dy = torch.randint(0, 2 * padding + 1, (N,), generator=g)
+    dx = torch.randint(0, 2 * padding + 1, (N,), generator=g)
+    assert len(set(zip(dy.tolist(), dx.tolist()))) > 1  # the offsets differ between images
+    for i in range(N):
+        padded = TF.pad(x[i], [padding], fill=0)  # torchvision's zero padding on all four sides
+        expected = TF.crop(padded, int(dy[i]), int(dx[i]), H, W)
+        assert torch.equal(out[i], expected), i
+
+
+def test_random_flips_equal_torchvision_flips_of_the_drawn_images():
+    import torchvision.transforms.functional as TF
+
+    x = torch.rand(24, 2, 3, 5, generator=torch.Generator().manual_seed(0))
+    for ours, theirs in ((random_hflip, TF.hflip), (random_vflip, TF.vflip)):
+        out = ours(x, torch.Generator().manual_seed(4), p=0.3)
+        flip = torch.rand(24, generator=torch.Generator().manual_seed(4)) < 0.3  # the draw random_*flip makes
+        assert 0 < int(flip.sum()) < 24
+        for i in range(24):
+            assert torch.equal(out[i], theirs(x[i]) if flip[i] else x[i]), (ours.__name__, i)
+
+
 def test_random_hflip_mirrors_some_images_exactly():
     x = torch.arange(6.0).reshape(1, 1, 2, 3).repeat(40, 1, 1, 1)
     out = random_hflip(x, torch.Generator().manual_seed(0))
