@@ -50,6 +50,31 @@ def test_kfold_partitions(N, k):
         assert len(set(tr.tolist()) & set(va.tolist())) == 0 and len(tr) + len(va) == N
 
 
+@pytest.mark.parametrize("N, k", [(10, 2), (10, 3), (11, 4), (250, 5), (7, 7), (23, 6)])
+def test_kfold_agrees_with_sklearn_kfold(N, k):
+    """Same fold sizes in the same order as sklearn's KFold, disjoint validation folds covering 0..N-1, train the
+    complement; and KFold without shuffling, run on the order kfold_indices drew, gives exactly the same indices."""
+    from sklearn.model_selection import KFold
+
+    folds = kfold_indices(N, k, seed=3)
+    theirs = list(KFold(n_splits=k).split(range(N)))
+    assert [(len(tr), len(va)) for tr, va in folds] == [(len(tr), len(va)) for tr, va in theirs]
+    validated = torch.cat([va for _, va in folds])
+    assert sorted(validated.tolist()) == list(range(N))  # each index validated exactly once
+    for tr, va in folds:
+        assert sorted(tr.tolist()) == sorted(set(range(N)) - set(va.tolist()))
+    order = torch.randperm(N, generator=torch.Generator().manual_seed(3))  # the one shuffle kfold_indices makes
+    assert torch.equal(validated, order)  # the folds are consecutive pieces of that order
+    for (tr, va), (tr_sk, va_sk) in zip(folds, KFold(n_splits=k).split(order)):
+        assert torch.equal(va, order[va_sk]) and torch.equal(tr, order[tr_sk])
+
+
+def test_kfold_shuffles_by_seed():
+    assert [va.tolist() for _, va in kfold_indices(20, 4, seed=0)] == [va.tolist() for _, va in kfold_indices(20, 4)]
+    assert torch.cat([va for _, va in kfold_indices(20, 4, seed=1)]).tolist() != list(range(20))
+    assert kfold_indices(20, 4, seed=1)[0][1].tolist() != kfold_indices(20, 4, seed=2)[0][1].tolist()
+
+
 @pytest.mark.parametrize("N, k", [(5, 1), (3, 4), (10, 2.0)])
 def test_kfold_bad_input(N, k):
     with pytest.raises(ValueError, match="2 <= k <= N"):
