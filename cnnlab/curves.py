@@ -25,14 +25,10 @@ from typing import Sequence
 
 from functools import lru_cache
 
-import matplotlib.pyplot as plt
 import torch
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
-from cnnlab.plots import plot_history
 from cnnlab.runtime import set_seed
 from cnnlab.train import History, fit
 
@@ -154,38 +150,6 @@ def diagnose(train_loss: Sequence[float], val_loss: Sequence[float]) -> Diagnosi
     else:
         label = "good_fit"
     return Diagnosis(label, ADVICE[label], {key: round(v, 4) for key, v in ev.items()}, best + 1)
-
-
-def plot_learning_curves(history: History, axes=None, title: str | None = None, diagnosis: bool = True) -> Figure:
-    """Loss and accuracy per epoch, train and validation, best epoch marked, `diagnose`'s label in the title."""
-    if not history.val_loss:
-        raise ValueError("history has no validation losses: pass val_data to fit to get learning curves")
-    if diagnosis and len(history.epoch) >= 3:
-        label = diagnose(history.train_loss, history.val_loss).label
-        title = f"{title}: {label}" if title else label
-    fig = plot_history(history, axes=axes, title=title)
-    return fig
-
-
-def plot_curve_grid(histories: dict[str, History], ncols: int = 4) -> Figure:
-    """One loss panel per run (train vs validation from zero, best epoch marked, diagnosis in the title), in a grid."""
-    nrows = math.ceil(len(histories) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.8 * nrows), squeeze=False)
-    for ax, (name, h) in zip(axes.flat, histories.items()):
-        d = diagnose(h.train_loss, h.val_loss)
-        ax.plot(h.epoch, h.train_loss, "o-", ms=3, label="train")
-        ax.plot(h.epoch, h.val_loss, "s-", ms=3, label="validation")
-        ax.axvline(d.best_epoch, color="gray", linestyle=":", label=f"best epoch ({d.best_epoch})")
-        ax.set_title(f"{name}\n-> {d.label}", fontsize=9)
-        ax.set(xlabel="epoch", ylabel="loss")
-        ax.set_ylim(bottom=0)  # from zero, so a flat curve looks flat
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(histories) :]:
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
 
 
 # --- real runs that produce each case (Fashion-MNIST, small MLPs: about 1-5 s each on one CPU core) ------------------

@@ -13,7 +13,10 @@ from cnnlab.curves import mlp
 from cnnlab.ensembles import NORM, accuracy_of, predict_proba, train_member
 from cnnlab.models import fast_cnn
 from cnnlab.runtime import set_seed
-from cnnlab.train import TensorLoader, fit
+from cnnlab.train import fit
+from cnnlab.validation import check_float, check_module, check_tensor
+
+__all__ = ["distillation_loss", "Distill", "distillation_experiment"]
 
 
 def distillation_loss(
@@ -26,8 +29,11 @@ def distillation_loss(
     >>> round(distillation_loss(s, t, y, T=2.0, alpha=0.5).item(), 4)  # KL = 0, CE = log 3
     0.5493
     """
-    if not T > 0 or not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"need temperature T > 0 and 0 <= alpha <= 1, got T={T!r}, alpha={alpha!r}")
+    check_tensor("student_logits", student_logits, ndim=2, dtype="float")
+    check_tensor("teacher_logits", teacher_logits, ndim=2, dtype="float")
+    check_tensor("y", y, ndim=1, dtype="int")
+    check_float("T", T, gt=0)
+    check_float("alpha", alpha, ge=0, le=1)
     if student_logits.shape != teacher_logits.shape or student_logits.ndim != 2:
         raise ValueError(f"student and teacher logits must both be (N, K), got {tuple(student_logits.shape)} and "
                          f"{tuple(teacher_logits.shape)}")
@@ -37,40 +43,46 @@ def distillation_loss(
     return alpha * T**2 * kl + (1 - alpha) * F.cross_entropy(student_logits, y)
 
 
-def pack_targets(y: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
-    """Labels and teacher logits in one float tensor (N, 1 + K), so `fit` slices them together batch by batch.
+class Distill(nn.Module):
+    """Wrap a `student` for distillation with `cnnlab.train.fit` (as `Mixup` wraps a net): in training, each forward
+    pass also runs the frozen `teacher` on the same batch, and `self.loss` mixes its softened logits with the labels
+    (`distillation_loss`); in eval mode it is the student alone and the loss is plain cross-entropy.
 
-    >>> pack_targets(torch.tensor([2]), torch.tensor([[0.5, 1.0, 3.0]]))
-    tensor([[2.0000, 0.5000, 1.0000, 3.0000]])
+    The teacher is held outside the module's parameters, so an optimiser built from `parameters()` trains the student
+    only. Use it as `fit(d := Distill(student, teacher), ..., loss_fn=d.loss)`.
+
+    >>> student, teacher = nn.Linear(4, 3), nn.Linear(4, 3)
+    >>> d = Distill(student, teacher, T=2.0, alpha=0.5)
+    >>> [name for name, _ in d.named_parameters()]
+    ['student.weight', 'student.bias']
     """
-    if y.ndim != 1 or teacher_logits.ndim != 2 or len(y) != len(teacher_logits):
-        raise ValueError(f"need y (N,) and teacher logits (N, K), got {tuple(y.shape)} and "
-                         f"{tuple(teacher_logits.shape)}")
-    return torch.cat([y.float()[:, None], teacher_logits.float()], dim=1)
 
+    def __init__(self, student: nn.Module, teacher: nn.Module, T: float = 4.0, alpha: float = 0.9) -> None:
+        super().__init__()
+        check_module("student", student)
+        check_module("teacher", teacher)
+        self.T = check_float("T", T, gt=0)
+        self.alpha = check_float("alpha", alpha, ge=0, le=1)
+        self.student = student
+        self._teacher = (teacher.eval().requires_grad_(False),)  # a tuple: not a submodule, not trained, not saved
+        self._teacher_logits: torch.Tensor | None = None  # of the last training batch
 
-class DistillationLoss:
-    """A `loss_fn` for `cnnlab.train.fit`: `distillation_loss` on packed (N, 1 + K) targets, plain cross-entropy on
-    class labels (N,) — so validation during `fit` reports the usual loss."""
+    @property
+    def teacher(self) -> nn.Module:
+        """The frozen teacher."""
+        return self._teacher[0]
 
-    def __init__(self, T: float = 4.0, alpha: float = 0.9) -> None:
-        distillation_loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1, dtype=torch.long), T, alpha)  # checks
-        self.T, self.alpha = T, alpha
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            with torch.no_grad():
+                self._teacher_logits = self.teacher.to(x.device).eval()(x).float()  # (N, K)
+        return self.student(x)
 
-    def __call__(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if not target.is_floating_point():
-            return F.cross_entropy(logits, target)
-        y, teacher_logits = target[:, 0].long(), target[:, 1:]  # (N, 1 + K) -> (N,), (N, K)
-        return distillation_loss(logits, teacher_logits, y, self.T, self.alpha)
-
-
-@torch.no_grad()
-def teacher_logits(teacher: nn.Module, X: torch.Tensor) -> torch.Tensor:
-    """The teacher's logits (N, K) on images X, computed once (valid because the training uses no augmentation)."""
-    device = next(teacher.parameters()).device
-    teacher.eval()
-    loader = TensorLoader(X, torch.zeros(len(X), dtype=torch.long), 1000, device=device, **NORM)
-    return torch.cat([teacher(xb).cpu() for xb, _ in loader])
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """`distillation_loss` against the teacher's logits of this batch in training, cross-entropy in evaluation."""
+        if not self.training or self._teacher_logits is None:
+            return F.cross_entropy(logits, y)
+        return distillation_loss(logits.float(), self._teacher_logits, y, self.T, self.alpha)
 
 
 def distillation_experiment(
@@ -94,12 +106,12 @@ def distillation_experiment(
     teacher_train = teacher_data if teacher_data is not None else (X_train, y_train)
     teacher = train_member(teacher_train, seed, hidden=teacher_hidden, num_epochs=num_epochs, device=device,
                            make_net=make_teacher)
-    soft = pack_targets(y_train, teacher_logits(teacher, X_train))
     result = {"teacher": accuracy_of(predict_proba(teacher, X_test, **NORM), y_test)}
-    for name, targets, loss_fn in [("labels only", y_train, None), ("distilled", soft, DistillationLoss(T, alpha))]:
+    for name in ("labels only", "distilled"):
         set_seed(seed)
         student = mlp(student_hidden)
-        fit(student, (X_train, targets), None, num_epochs=num_epochs, lr=student_lr, loss_fn=loss_fn, batch_size=64,
-            device=device, seed=seed, progress=False, **NORM)
+        net = Distill(student, teacher, T, alpha) if name == "distilled" else student
+        fit(net, (X_train, y_train), None, num_epochs=num_epochs, lr=student_lr, batch_size=64, device=device,
+            loss_fn=net.loss if name == "distilled" else None, seed=seed, progress=False, **NORM)
         result[name] = accuracy_of(predict_proba(student, X_test, **NORM), y_test)
     return result

@@ -3,7 +3,6 @@ snapshots of one run along a cyclic cosine schedule (Huang et al., "Snapshot ens
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
@@ -13,7 +12,7 @@ from torch import nn
 from cnnlab.curves import mlp
 from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
 from cnnlab.runtime import set_seed
-from cnnlab.train import History, TensorLoader, fit
+from cnnlab.train import History, Snapshots, TensorLoader, fit
 
 Data = tuple[torch.Tensor, torch.Tensor]
 NORM = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
@@ -112,15 +111,11 @@ def snapshot_fit(
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     steps_per_cycle = epochs_per_cycle * -(-len(train_data[0]) // batch_size)  # ceil(N / batch_size) batches an epoch
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=steps_per_cycle)
-    snapshots, history = [], History()
-    for cycle in range(num_cycles):
-        h = fit(net, train_data, val_data, num_epochs=epochs_per_cycle, optimizer=optimizer, scheduler=scheduler,
-                step_scheduler="batch", batch_size=batch_size, seed=seed + cycle, progress=False, **fit_kwargs)
-        for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
-            getattr(history, key).extend(getattr(h, key))
-        history.epoch.extend(e + cycle * epochs_per_cycle for e in h.epoch)
-        snapshots.append(copy.deepcopy(net.state_dict()))
-    return snapshots, history
+    snapshots = Snapshots(every=epochs_per_cycle)  # the weights at the end of each cycle, where the lr is lowest
+    history = fit(net, train_data, val_data, num_epochs=num_cycles * epochs_per_cycle, optimizer=optimizer,
+                  scheduler=scheduler, step_scheduler="batch", batch_size=batch_size, callbacks=[snapshots], seed=seed,
+                  progress=False, **fit_kwargs)
+    return snapshots.states, history
 
 
 def snapshot_ensemble(seed: int, data: tuple[torch.Tensor, ...], *, hidden: Sequence[int] = (256,), lr: float = 0.05,

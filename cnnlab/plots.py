@@ -6,7 +6,12 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cnnlab.train import History
+from torch import nn
+
+from cnnlab.train import Callback, History
+from cnnlab.validation import check_int
+
+__all__ = ["plot_history", "LiveLearningCurves"]
 
 
 def plot_history(history: History, axes=None, title: str | None = None) -> Figure:
@@ -37,13 +42,22 @@ def plot_history(history: History, axes=None, title: str | None = None) -> Figur
     return fig
 
 
-class LiveLearningCurves:
-    """Learning curves that redraw in place in JupyterLab after every epoch (one output, updated)."""
+class LiveLearningCurves(Callback):
+    """A `fit` callback: learning curves that redraw in place in JupyterLab after every epoch (one output, updated).
+
+    Use it as `fit(..., callbacks=[LiveLearningCurves(num_epochs)])`.
+    """
 
     def __init__(self, num_epochs: int) -> None:
+        self.num_epochs = check_int("num_epochs", num_epochs, ge=1)
         self.fig, self.axes = plt.subplots(1, 2, figsize=(9, 3.2))
-        self.num_epochs = num_epochs
         self.handle = None
+
+    def on_epoch_end(self, net: nn.Module, history: History) -> None:
+        self.update(history)
+
+    def on_fit_end(self, net: nn.Module, history: History) -> None:
+        self.close()
 
     def update(self, history: History) -> None:
         """Redraw with the epochs so far."""

@@ -3,13 +3,9 @@ early stopping with the best weights, and K-fold splits (model selection goes on
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
-from matplotlib.figure import Figure
 from scipy.special import betaincinv
 from torch import nn
 
@@ -282,36 +278,6 @@ def run_cnn(
     return net, history
 
 
-def fit_early_stopping(
-    net: nn.Module,
-    train_data: tuple[torch.Tensor, torch.Tensor],
-    val_data: tuple[torch.Tensor, torch.Tensor],
-    *,
-    optimizer: torch.optim.Optimizer,
-    max_epochs: int,
-    patience: int = 5,
-    seed: int = 0,
-    **fit_kwargs,
-) -> tuple[History, int]:
-    """`cnnlab.train.fit` one epoch at a time; stop after `patience` epochs without a lower validation loss and
-    restore the best weights. Returns the History and the best epoch (1-based)."""
-    if patience < 1 or max_epochs < 1:
-        raise ValueError(f"need patience >= 1 and max_epochs >= 1, got {patience} and {max_epochs}")
-    history, best_loss, best_epoch, best_state = History(), float("inf"), 0, None
-    for epoch in range(1, max_epochs + 1):
-        h = fit(net, train_data, val_data, num_epochs=1, optimizer=optimizer, seed=seed + epoch, progress=False,
-                **fit_kwargs)
-        for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
-            getattr(history, key).extend(getattr(h, key))
-        history.epoch.append(epoch)
-        if h.val_loss[0] < best_loss:
-            best_loss, best_epoch, best_state = h.val_loss[0], epoch, copy.deepcopy(net.state_dict())
-        elif epoch - best_epoch >= patience:
-            break
-    net.load_state_dict(best_state)
-    return history, best_epoch
-
-
 def kfold_indices(N: int, k: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """K-fold cross-validation: shuffle 0..N-1 once, cut into k folds; fold i validates, the rest trains.
 
@@ -333,34 +299,3 @@ def evaluate_loss(net: nn.Module, data: tuple[torch.Tensor, torch.Tensor], devic
     device = torch.device(device) if device is not None else next(net.parameters()).device
     loader = TensorLoader(*data, 256, shuffle=False, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, device=device)
     return evaluate(net, loader, None, device)[0]
-
-
-# --- figures for notebook 11 ------------------------------------------------------------------------------------------
-def plot_weight_histograms(nets: dict[str, nn.Module], bins: int = 60) -> Figure:
-    """Histogram of |w| of every weight (biases left out) on a log axis, one outline per net: L1's spike near zero."""
-    fig, ax = plt.subplots(figsize=(7, 3))
-    edges = np.logspace(-8, 0.5, bins)
-    for name, net in nets.items():
-        w = torch.cat([p.detach().abs().flatten() for p in net.parameters() if p.ndim > 1]).cpu().numpy()
-        ax.hist(np.clip(w, edges[0], None), bins=edges, histtype="step", linewidth=1.5, label=name)
-    ax.set(xscale="log", xlabel="|w| (log scale; exact zeros drawn at the left edge)", ylabel="number of weights")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def plot_gaps(gaps: dict[str, float], accuracies: dict[str, float]) -> Figure:
-    """Two bar charts side by side: the clean train/validation gap and the validation accuracy of each technique."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
-    names = list(gaps)
-    ax1.barh(names, [gaps[n] for n in names], color="tab:red")
-    ax1.set(xlabel="validation - training loss (eval mode, plain images)", title="gap: smaller is better")
-    ax2.barh(names, [accuracies[n] for n in names], color="tab:blue")
-    ax2.set(xlabel="validation accuracy", title="accuracy: larger is better")
-    ax2.set_xlim(min(accuracies.values()) - 0.05, max(accuracies.values()) + 0.02)
-    ax1.invert_yaxis()
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
-    return fig

@@ -11,6 +11,7 @@ Settings that change results (shuffling, seed, augmentation) are kept apart from
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,8 +22,35 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cnnlab.runtime import get_device
+from cnnlab.validation import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_device,
+    check_float,
+    check_int,
+    check_module,
+    check_tensor,
+    module_device,
+)
+
+__all__ = [
+    "Augment",
+    "TensorLoader",
+    "History",
+    "Callback",
+    "EarlyStopping",
+    "Snapshots",
+    "train_one_epoch",
+    "evaluate",
+    "predict",
+    "accuracy",
+    "fit",
+    "rotate",
+]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -30,6 +58,8 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 # ----------------------------------------------------------------------------------------------------------
 def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
     """Zero-pad each image by `padding` and cut a random HxW window from it (one gather for the whole batch)."""
+    check_tensor("x", x, ndim=4)
+    check_int("padding", padding, ge=0)
     N, C, H, W = x.shape
     xp = nn.functional.pad(x, (padding, padding, padding, padding))  # (N, C, H+2p, W+2p)
     dy = torch.randint(0, 2 * padding + 1, (N,), generator=generator).to(x.device)
@@ -43,12 +73,16 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> to
 
 def random_hflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
     """Mirror each image left-right with probability `p`."""
+    check_tensor("x", x, ndim=4)
+    check_float("p", p, ge=0, le=1)
     flip = (torch.rand(x.shape[0], generator=generator) < p).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
 def random_vflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
     """Turn each image upside down (mirror top-bottom) with probability `p`."""
+    check_tensor("x", x, ndim=4)
+    check_float("p", p, ge=0, le=1)
     flip = (torch.rand(x.shape[0], generator=generator) < p).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(2), x)
 
@@ -64,6 +98,10 @@ def rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
             [0., 0., 0.],
             [0., 0., 0.]])
     """
+    check_tensor("x", x, ndim=4, dtype="float")
+    check_tensor("degrees", degrees, ndim=1, finite=True)
+    if len(degrees) != len(x):
+        raise ValueError(f"degrees must hold one angle per image: {len(x)} images, got {len(degrees)} angles")
     N, C, H, W = x.shape
     a = torch.deg2rad(degrees.to(device=x.device, dtype=x.dtype))  # (N,)
     cos, sin = torch.cos(a), torch.sin(a)
@@ -76,6 +114,7 @@ def rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
 
 def random_rotate(x: torch.Tensor, degrees: float, generator: torch.Generator) -> torch.Tensor:
     """Rotate each image by its own angle drawn uniformly from [-degrees, degrees]."""
+    check_float("degrees", degrees, ge=0, le=180)
     angles = (torch.rand(x.shape[0], generator=generator) * 2 - 1) * degrees  # (N,)
     return rotate(x, angles)
 
@@ -94,8 +133,10 @@ class Augment:
     vflip: bool = False
 
     def __post_init__(self) -> None:
-        if not 0 <= self.rotation <= 180:
-            raise ValueError(f"rotation is the largest angle in degrees, 0 <= rotation <= 180; got {self.rotation!r}")
+        check_int("crop_padding", self.crop_padding, ge=0)
+        check_bool("hflip", self.hflip)
+        check_bool("vflip", self.vflip)
+        check_float("rotation", self.rotation, ge=0, le=180)  # the largest angle in degrees, either way
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.crop_padding > 0:
@@ -134,15 +175,22 @@ class TensorLoader:
         device: torch.device | str | None = None,
         seed: int = 0,
     ) -> None:
-        if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-            raise TypeError(f"X and y must be torch tensors, got {type(X).__name__} and {type(y).__name__}")
-        if X.ndim < 2 or len(X) != len(y):
+        check_tensor("X", X, ndim=range(2, 6), dtype="number", finite=True)
+        check_tensor("y", y, nonempty=False)
+        if len(X) != len(y):
             raise ValueError(f"X must be (N, ...) with N = len(y); got X {tuple(X.shape)} and y {tuple(y.shape)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_int("batch_size", batch_size, ge=1)
+        check_bool("shuffle", shuffle)
+        check_bool("drop_last", drop_last)
+        check_int("seed", seed, ge=0)
+        check_callable("augment", augment)
         if (mean is None) != (std is None):
             raise ValueError("give both mean and std to normalise, or neither")
-        self.device = torch.device(device) if device is not None else get_device()
+        for name, v in (("mean", mean), ("std", std)):
+            for m in ([] if v is None else [v] if not isinstance(v, Sequence) else v):
+                check_float(name, m, gt=0 if name == "std" else None)
+        device = check_device("device", device)
+        self.device = device if device is not None else get_device()
         self.X, self.y = X.to(self.device), y.to(self.device)  # moved once, sliced every batch
         self.batch_size, self.shuffle, self.drop_last, self.augment = batch_size, shuffle, drop_last, augment
         self.mean = None if mean is None else self._per_channel(mean)
@@ -190,9 +238,10 @@ class History:
 
     def best_epoch(self, metric: str = "val_loss") -> int:
         """The epoch (1-based) with the lowest loss or highest accuracy in `metric`."""
-        values = getattr(self, metric, None)
-        if not isinstance(values, list) or not values or metric in ("epoch", "time", "lr"):
-            raise ValueError(f"metric must be a recorded loss or accuracy list, got {metric!r}")
+        check_choice("metric", metric, ("val_loss", "val_acc", "train_loss", "train_acc"))
+        values = getattr(self, metric)
+        if not values:
+            raise ValueError(f"metric {metric!r} has no values recorded (was there validation data?)")
         best = min(values) if metric.endswith("loss") else max(values)
         return self.epoch[values.index(best)]
 
@@ -201,20 +250,24 @@ class History:
         return asdict(self)
 
 
-def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of rows whose arg-max equals the label.
+def accuracy(scores: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of rows whose highest score (logit or probability) is the label y: (N, K) scores, (N,) labels.
 
-    >>> accuracy(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))
+    >>> accuracy(torch.tensor([[0.6, 0.4], [0.2, 0.8]]), torch.tensor([0, 0]))
     0.5
     """
-    return (logits.argmax(dim=1) == y).float().mean().item()
+    check_tensor("scores", scores, ndim=2, dtype="float", finite=True)
+    check_tensor("y", y, ndim=1, dtype="int")
+    if len(y) != len(scores):
+        raise ValueError(f"scores and y must have one row per example, got {len(scores)} and {len(y)}")
+    return (scores.argmax(dim=1) == y).float().mean().item()
 
 
-def count_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
+def _count_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
     """(number of correct arg-max labels, number of labels): per example for (N, K) logits and (N,) labels, per pixel
     for (N, K, H, W) logits and (N, H, W) labels (segmentation); (nan, 0) for targets that are not class labels.
 
-    >>> count_correct(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))
+    >>> _count_correct(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))
     (tensor(1), 2)
     """
     if y.is_floating_point() or logits.ndim != y.ndim + 1:
@@ -242,12 +295,20 @@ def _to_device(X: torch.Tensor, y: torch.Tensor, device: torch.device) -> Batch:
     return X, y
 
 
+def _loop_args(net: nn.Module, loss_fn: Loss | None, device: torch.device | str | None) -> tuple[Loss, torch.device]:
+    """The checks and defaults `train_one_epoch`, `evaluate` and `predict` share: cross-entropy, the net's device."""
+    check_module("net", net)
+    check_callable("loss_fn", loss_fn)
+    device = check_device("device", device)
+    return (loss_fn if loss_fn is not None else nn.functional.cross_entropy), device or module_device(net)
+
+
 def train_one_epoch(
     net: nn.Module,
     batches: Iterable[Batch],
     optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    device: torch.device | None = None,
+    loss_fn: Loss | None = None,
+    device: torch.device | str | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> tuple[float, float]:
     """One pass over `batches`: forward, loss, backward, update; returns (mean loss, accuracy).
@@ -256,8 +317,9 @@ def train_one_epoch(
 
     `scheduler`, if given, is stepped after every batch (per-epoch schedules are stepped by `fit`).
     """
-    loss_fn = loss_fn if loss_fn is not None else nn.functional.cross_entropy
-    device = device if device is not None else next(net.parameters()).device
+    loss_fn, device = _loop_args(net, loss_fn, device)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     amp = _amp_dtype(device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     net.train()
@@ -274,7 +336,7 @@ def train_one_epoch(
         if scheduler is not None:
             scheduler.step()
         total_loss += loss.detach() * len(y)  # stays on the device: no sync per batch
-        correct, labels = count_correct(logits.detach(), y)
+        correct, labels = _count_correct(logits.detach(), y)
         total_correct, total_labels, total_n = total_correct + correct, total_labels + labels, total_n + len(y)
     if total_n == 0:
         raise ValueError("no batches to train on: the training data is empty")
@@ -285,12 +347,17 @@ def train_one_epoch(
 def evaluate(
     net: nn.Module,
     batches: Iterable[Batch],
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    device: torch.device | None = None,
+    loss_fn: Loss | None = None,
+    device: torch.device | str | None = None,
 ) -> tuple[float, float]:
-    """Mean loss and accuracy of `net` over `batches`, in eval mode and without gradients."""
-    loss_fn = loss_fn if loss_fn is not None else nn.functional.cross_entropy
-    device = device if device is not None else next(net.parameters()).device
+    """Mean loss and accuracy of `net` over `batches`, in eval mode and without gradients.
+
+    >>> net = nn.Linear(2, 2); _ = net.weight.data.copy_(torch.eye(2)); _ = net.bias.data.zero_()
+    >>> X, y = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]), torch.tensor([0, 1, 1])
+    >>> round(evaluate(net, TensorLoader(X, y, device="cpu"))[1], 4)  # two of three right
+    0.6667
+    """
+    loss_fn, device = _loop_args(net, loss_fn, device)
     amp = _amp_dtype(device)
     net.eval()
     total_loss, total_correct, total_n, total_labels = 0.0, 0, 0, 0
@@ -299,11 +366,105 @@ def evaluate(
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             logits = net(X)
         total_loss += loss_fn(logits.float(), y) * len(y)
-        correct, labels = count_correct(logits, y)
+        correct, labels = _count_correct(logits, y)
         total_correct, total_labels, total_n = total_correct + correct, total_labels + labels, total_n + len(y)
     if total_n == 0:
         raise ValueError("no batches to evaluate: the data is empty")
     return float(total_loss) / total_n, float(total_correct) / max(total_labels, 1)
+
+
+@torch.no_grad()
+def predict(
+    net: nn.Module,
+    X: torch.Tensor,
+    *,
+    batch_size: int = 1000,
+    mean: float | Sequence[float] | None = None,
+    std: float | Sequence[float] | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """The logits of `net` on images `X`, in eval mode, batch by batch, on the CPU: (N, K) or (N, K, H, W).
+
+    Probabilities are `predict(...).softmax(1)`, predicted classes `predict(...).argmax(1)`. `mean`/`std` normalise
+    as `fit` does, so a net trained with them sees the same inputs here.
+
+    >>> net = nn.Linear(2, 3)
+    >>> predict(net, torch.randn(5, 2), device="cpu").shape
+    torch.Size([5, 3])
+    """
+    check_module("net", net)
+    device = check_device("device", device) or module_device(net)
+    loader = TensorLoader(X, torch.zeros(len(X), dtype=torch.long) if isinstance(X, torch.Tensor) else X,
+                          batch_size, mean=mean, std=std, device=device)
+    amp = _amp_dtype(device)
+    net.eval()
+    out = []
+    for xb, yb in loader:
+        xb, _ = _to_device(xb, yb, device)
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            out.append(net(xb).float().cpu())
+    return torch.cat(out)
+
+
+class Callback:
+    """Something `fit` calls after every epoch and once at the end; override what you need.
+
+    `on_epoch_end` sees the net and the History so far and returns True to stop training early.
+    """
+
+    def on_epoch_end(self, net: nn.Module, history: History) -> bool | None:
+        """After each epoch's record is added to `history`; return True to stop."""
+        return None
+
+    def on_fit_end(self, net: nn.Module, history: History) -> None:
+        """Once, when training stops (after the last epoch or an early stop)."""
+
+
+class EarlyStopping(Callback):
+    """Stop after `patience` epochs without a better `metric` (lowest loss, highest accuracy); at the end restore
+    the weights of the best epoch (`restore_best`). After `fit`, `best_epoch` is that epoch (1-based)."""
+
+    def __init__(self, patience: int = 5, metric: str = "val_loss", restore_best: bool = True) -> None:
+        self.patience = check_int("patience", patience, ge=1)
+        self.metric = check_choice("metric", metric, ("val_loss", "val_acc", "train_loss", "train_acc"))
+        self.restore_best = check_bool("restore_best", restore_best)
+        self.best_epoch, self.best_value, self._best_state = 0, None, None
+
+    def on_epoch_end(self, net: nn.Module, history: History) -> bool:
+        values = getattr(history, self.metric)
+        if not values:
+            raise ValueError(f"EarlyStopping watches {self.metric!r}, but fit recorded none (give val_data)")
+        value, epoch = values[-1], history.epoch[-1]
+        better = self.best_value is None or (value < self.best_value if self.metric.endswith("loss")
+                                             else value > self.best_value)
+        if better:
+            self.best_value, self.best_epoch = value, epoch
+            if self.restore_best:
+                self._best_state = copy.deepcopy(net.state_dict())
+        return epoch - self.best_epoch >= self.patience
+
+    def on_fit_end(self, net: nn.Module, history: History) -> None:
+        if self.restore_best and self._best_state is not None:
+            net.load_state_dict(self._best_state)
+
+
+class Snapshots(Callback):
+    """Keep a copy of the weights (`states`, a list of state dicts) every `every` epochs, as snapshot ensembles do."""
+
+    def __init__(self, every: int = 1) -> None:
+        self.every = check_int("every", every, ge=1)
+        self.states: list[dict[str, torch.Tensor]] = []
+
+    def on_epoch_end(self, net: nn.Module, history: History) -> None:
+        if history.epoch[-1] % self.every == 0:
+            self.states.append(copy.deepcopy(net.state_dict()))
+
+
+def _check_data(name: str, data: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """`data` as an (X, y) pair of tensors of equal length."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (X, y) of tensors, got {type(data).__name__}")
+    return data[0], data[1]
 
 
 def fit(
@@ -316,49 +477,54 @@ def fit(
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     step_scheduler: str = "epoch",
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    loss_fn: Loss | None = None,
     batch_size: int = 128,
     mean: float | Sequence[float] | None = None,
     std: float | Sequence[float] | None = None,
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     drop_last: bool = False,
+    callbacks: Sequence[Callback] = (),
     device: torch.device | str | None = None,
     seed: int = 0,
     progress: bool = True,
-    plot: bool = False,
 ) -> History:
     """Train `net` on `train_data = (X, y)` for `num_epochs`, evaluating on `val_data` after each epoch.
 
     Give either `optimizer` or `lr` (then plain SGD with momentum 0.9 is used). Training batches are shuffled
     (and augmented, if `augment`), validation batches are not. `drop_last` skips the last, smaller training batch,
     whose few examples make poor BatchNorm statistics. `scheduler` steps per "epoch" or per "batch".
+    `loss_fn(logits, y)` defaults to cross-entropy. `callbacks` (e.g. `EarlyStopping`, `Snapshots`,
+    `cnnlab.plots.LiveLearningCurves`) are called after every epoch and may stop training.
     On CUDA it uses mixed precision; on CUDA and the CPU, channels_last. The code path is otherwise the same.
     """
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 0:
-        raise ValueError(f"num_epochs must be a non-negative int, got {num_epochs!r}")
+    check_module("net", net, has_parameters=optimizer is None)
+    check_int("num_epochs", num_epochs, ge=0)
     if (optimizer is None) == (lr is None):
         raise ValueError("give exactly one of `optimizer` or `lr` (lr alone means SGD with momentum 0.9)")
-    if lr is not None and not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    if step_scheduler not in ("epoch", "batch"):
-        raise ValueError(f"step_scheduler must be 'epoch' or 'batch', got {step_scheduler!r}")
-    device = torch.device(device) if device is not None else get_device()
+    if lr is not None:
+        check_float("lr", lr, gt=0)
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    check_choice("step_scheduler", step_scheduler, ("epoch", "batch"))
+    check_bool("progress", progress)
+    callbacks = list(callbacks)
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks[{i}] must be a cnnlab.train.Callback, got {type(cb).__name__}")
+    train_data = _check_data("train_data", train_data)
+    val_data = _check_data("val_data", val_data) if val_data is not None else None
+    device = check_device("device", device) or get_device()
+    norm = dict(mean=mean, std=std, device=device)
+    train_loader = TensorLoader(*train_data, batch_size, shuffle=True, augment=augment, drop_last=drop_last, seed=seed,
+                                **norm)
+    val_loader = TensorLoader(*val_data, batch_size, shuffle=False, **norm) if val_data is not None else None
     net.to(device)
     if device.type in CHANNELS_LAST_DEVICES:
         net.to(memory_format=torch.channels_last)
     if optimizer is None:
         optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
-    norm = dict(mean=mean, std=std, device=device)
-    train_loader = TensorLoader(*train_data, batch_size, shuffle=True, augment=augment, drop_last=drop_last, seed=seed,
-                                **norm)
-    val_loader = TensorLoader(*val_data, batch_size, shuffle=False, **norm) if val_data is not None else None
 
     history, start = History(), time.perf_counter()
-    live = None
-    if plot:
-        from cnnlab.plots import LiveLearningCurves  # matplotlib only when asked for
-
-        live = LiveLearningCurves(num_epochs)
     per_batch = scheduler if step_scheduler == "batch" else None
     for epoch in tqdm(range(1, num_epochs + 1), desc="epochs", disable=not progress):
         lr_now = optimizer.param_groups[0]["lr"]
@@ -374,8 +540,9 @@ def fit(
             history.val_loss.append(val_loss)
             history.val_acc.append(val_acc)
         history.time.append(time.perf_counter() - start)
-        if live is not None:
-            live.update(history)
-    if live is not None:
-        live.close()
+        stop = [cb.on_epoch_end(net, history) for cb in callbacks]  # every callback sees every epoch
+        if any(stop):
+            break
+    for cb in callbacks:
+        cb.on_fit_end(net, history)
     return history

@@ -21,10 +21,9 @@ from cnnlab.curves import (  # noqa: E402
     deduplicate,
     diagnose,
     duplicates,
-    plot_curve_grid,
-    plot_learning_curves,
     run_case,
 )
+from cnnlab.curve_plots import plot_curve_grid, plot_learning_curves  # noqa: E402
 from cnnlab.train import History  # noqa: E402
 
 E = np.arange(20)

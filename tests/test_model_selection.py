@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from cnnlab.curves import mlp
-from cnnlab.distillation import DistillationLoss, distillation_experiment, distillation_loss, pack_targets
+from cnnlab.distillation import Distill, distillation_experiment, distillation_loss
 from cnnlab.ensembles import (
     accuracy_of,
     ensemble_curve,
@@ -107,17 +107,18 @@ def test_digits_subset_bad_N():
 @pytest.mark.parametrize("kw", [dict(T=0.0), dict(T=-1.0), dict(alpha=1.5), dict(alpha=-0.1)])
 def test_distillation_bad_parameters(kw):
     s = torch.zeros(2, 3)
-    with pytest.raises(ValueError, match="T > 0"):
+    name = next(iter(kw))
+    with pytest.raises(ValueError, match=f"{name} must be"):
         distillation_loss(s, s, torch.zeros(2, dtype=torch.long), **kw)
-    with pytest.raises(ValueError, match="T > 0"):
-        DistillationLoss(**kw)
+    with pytest.raises(ValueError, match=f"{name} must be"):
+        Distill(torch.nn.Linear(3, 3), torch.nn.Linear(3, 3), **kw)
 
 
 def test_distillation_bad_shapes():
     with pytest.raises(ValueError, match="logits"):
         distillation_loss(torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, dtype=torch.long))
-    with pytest.raises(ValueError, match="teacher logits"):
-        pack_targets(torch.zeros(3, dtype=torch.long), torch.zeros(2, 4))
+    with pytest.raises(TypeError, match="teacher must be a torch.nn.Module"):
+        Distill(torch.nn.Linear(3, 3), "teacher")
 
 
 def test_grid_effects_bad_input():
@@ -156,20 +157,26 @@ def test_distillation_gradient_formula(T):
     torch.testing.assert_close(s.grad, expected)
 
 
-def test_distillation_loss_class_packs_and_falls_back():
+def test_distill_uses_the_teachers_logits_of_each_batch_and_trains_the_student_only():
+    """The teacher runs on the batch the student sees: the loss equals distillation_loss on teacher(x), the optimiser
+    built by fit moves the student and never the teacher, and eval mode is plain cross-entropy."""
     g = torch.Generator().manual_seed(1)
-    s, t, y = torch.randn(6, 4, generator=g), torch.randn(6, 4, generator=g), torch.randint(0, 4, (6,), generator=g)
-    loss = DistillationLoss(T=3.0, alpha=0.6)
-    torch.testing.assert_close(loss(s, pack_targets(y, t)), distillation_loss(s, t, y, 3.0, 0.6))
-    torch.testing.assert_close(loss(s, y), F.cross_entropy(s, y))
-
-
-def test_fit_accepts_packed_targets():
-    X, y = digits_subset(64)
-    net = mlp((8,), in_features=64)
-    h = fit(net, (X, pack_targets(y, torch.randn(64, 10))), (X, y), num_epochs=2, lr=0.05,
-            loss_fn=DistillationLoss(), device="cpu", progress=False)
-    assert len(h.val_loss) == 2 and h.val_acc[-1] >= 0.0
+    x, y = torch.randn(6, 5, generator=g), torch.randint(0, 4, (6,), generator=g)
+    student, teacher = torch.nn.Linear(5, 4), torch.nn.Linear(5, 4)
+    d = Distill(student, teacher, T=3.0, alpha=0.6).train()
+    logits = d(x)
+    torch.testing.assert_close(d.loss(logits, y), distillation_loss(student(x), teacher(x).detach(), y, 3.0, 0.6))
+    d.eval()
+    torch.testing.assert_close(d.loss(d(x), y), F.cross_entropy(student(x), y))
+    X, Y = digits_subset(64)
+    student, teacher = mlp((8,), in_features=64), mlp((16,), in_features=64)
+    teacher_before = [p.detach().clone() for p in teacher.parameters()]
+    student_before = [p.detach().clone() for p in student.parameters()]
+    d = Distill(student, teacher)
+    h = fit(d, (X, Y), (X, Y), num_epochs=2, lr=0.05, loss_fn=d.loss, device="cpu", progress=False)
+    assert len(h.val_loss) == 2
+    assert all(torch.equal(a, b) for a, b in zip(teacher_before, teacher.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(student_before, student.parameters()))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from cnnlab.regularization import (
     clean_gap,
     confidence,
     evaluate_loss,
-    fit_early_stopping,
     gap,
     kfold_indices,
     l1_penalty,
@@ -32,7 +31,7 @@ from cnnlab.regularization import (
     unit_norms,
     weight_norm,
 )
-from cnnlab.train import Augment, History
+from cnnlab.train import Augment, EarlyStopping, History, fit
 
 
 def test_gap_and_bad_input():
@@ -154,14 +153,15 @@ def test_early_stopping_restores_the_best_weights(seed):
     torch.manual_seed(seed)
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    h, best = fit_early_stopping(net, (X_train[:250], y_train[:250]), (X_val[:1000], y_val[:1000]), optimizer=opt,
-                                 max_epochs=30, patience=5, seed=seed, batch_size=32, device="cpu",
-                                 mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
-    assert len(h.epoch) == best + 5 < 30  # stopped 5 epochs after the best one
+    stopper = EarlyStopping(patience=5)
+    h = fit(net, (X_train[:250], y_train[:250]), (X_val[:1000], y_val[:1000]), num_epochs=30, optimizer=opt,
+            callbacks=[stopper], seed=seed, batch_size=32, device="cpu", mean=FASHION_MNIST_MEAN,
+            std=FASHION_MNIST_STD, progress=False)
+    best = stopper.best_epoch
+    assert best == h.best_epoch("val_loss") and len(h.epoch) == best + 5 < 30  # stopped 5 epochs after the best one
     assert evaluate_loss(net, (X_val[:1000], y_val[:1000])) == pytest.approx(min(h.val_loss), rel=1e-5)
     with pytest.raises(ValueError, match="patience"):
-        fit_early_stopping(net, (X_train[:8], y_train[:8]), (X_val[:8], y_val[:8]), optimizer=opt, max_epochs=3,
-                           patience=0)
+        EarlyStopping(patience=0)
 
 
 # --- L1, max-norm, mixup, label smoothing: the pieces, with PyTorch as the oracle -------------------------------------

@@ -8,9 +8,11 @@ from cnnlab.runtime import set_seed
 from cnnlab.train import (
     Augment,
     History,
+    EarlyStopping,
+    Snapshots,
     TensorLoader,
-    accuracy,
     evaluate,
+    predict,
     fit,
     random_crop,
     random_hflip,
@@ -59,9 +61,9 @@ def test_loader_turns_uint8_images_into_normalised_floats():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(X=[1, 2], y=torch.zeros(2)), TypeError, "must be torch tensors"),
+        (dict(X=[1, 2], y=torch.zeros(2)), TypeError, "X must be a torch.Tensor, got list"),
         (dict(X=torch.zeros(3, 1), y=torch.zeros(2)), ValueError, "N = len"),
-        (dict(batch_size=0), ValueError, "batch_size must be a positive int"),
+        (dict(batch_size=0), ValueError, "batch_size must be an int >= 1, got 0"),
         (dict(mean=0.5), ValueError, "both mean and std"),
     ],
 )
@@ -166,7 +168,7 @@ def test_augment_defaults_leave_earlier_results_byte_identical():
 def test_augment_with_rotation_and_bad_rotation():
     x = torch.rand(8, 1, 10, 10)
     assert not torch.equal(Augment(rotation=15)(x, torch.Generator().manual_seed(0)), x)
-    with pytest.raises(ValueError, match="0 <= rotation <= 180"):
+    with pytest.raises(ValueError, match="rotation must be a finite number >= 0 and <= 180"):
         Augment(rotation=-5)
 
 
@@ -226,10 +228,10 @@ def test_fit_steps_an_epoch_scheduler_and_records_the_lr_used():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(num_epochs=-1, lr=0.1), "num_epochs must be a non-negative int"),
+        (dict(num_epochs=-1, lr=0.1), "num_epochs must be an int >= 0"),
         (dict(num_epochs=1), "exactly one of `optimizer` or `lr`"),
-        (dict(num_epochs=1, lr=-0.1), "lr must be positive"),
-        (dict(num_epochs=1, lr=0.1, step_scheduler="step"), "'epoch' or 'batch'"),
+        (dict(num_epochs=1, lr=-0.1), "lr must be a finite number > 0"),
+        (dict(num_epochs=1, lr=0.1, step_scheduler="step"), "step_scheduler must be one of 'epoch', 'batch'"),
     ],
 )
 def test_fit_rejects_bad_arguments(kwargs, match):
@@ -248,9 +250,13 @@ def test_evaluate_is_in_eval_mode_without_gradients():
 def test_history_best_epoch_and_accuracy():
     h = History(epoch=[1, 2, 3], val_loss=[0.5, 0.3, 0.4], val_acc=[0.7, 0.8, 0.9])
     assert h.best_epoch() == 2 and h.best_epoch("val_acc") == 3
-    with pytest.raises(ValueError, match="recorded loss or accuracy"):
+    with pytest.raises(ValueError, match="metric must be one of"):
         h.best_epoch("lr")
-    assert accuracy(torch.eye(3), torch.tensor([0, 1, 1])) == pytest.approx(2 / 3)
+    net = nn.Linear(3, 3)
+    with torch.no_grad():
+        net.weight.copy_(torch.eye(3)), net.bias.zero_()
+    _, acc = evaluate(net, TensorLoader(torch.eye(3), torch.tensor([0, 1, 1]), device="cpu"))
+    assert acc == pytest.approx(2 / 3)
 
 
 def test_accuracy_is_per_pixel_for_masks_and_nan_for_regression():
@@ -277,3 +283,92 @@ def test_fit_drop_last_skips_the_small_last_training_batch():
     fit(nn.Linear(2, 2), blobs(10), num_epochs=1, lr=0.1, batch_size=4, drop_last=True, loss_fn=recording_loss,
         device=CPU, progress=False)
     assert seen == [4, 4]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Callbacks and predict
+# ----------------------------------------------------------------------------------------------------------
+def _digits_like(n=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 1, 4, 4, generator=g)
+    y = (X.flatten(1).sum(1) > 0).long()  # a learnable rule
+    return X, y
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
+    X, y = _digits_like()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    # an lr so large the validation loss rises after the first epochs: early stopping must fire
+    stopper = EarlyStopping(patience=2)
+    h = fit(net, (X, y), (X[:32], y[:32]), num_epochs=40, lr=5.0, batch_size=16, callbacks=[stopper], device="cpu",
+            progress=False)
+    assert stopper.best_epoch == h.best_epoch("val_loss")
+    assert len(h.epoch) == stopper.best_epoch + 2 < 40
+    loss, _ = evaluate(net, TensorLoader(X[:32], y[:32], device="cpu"))
+    assert loss == pytest.approx(min(h.val_loss), rel=1e-5)
+
+
+def test_early_stopping_needs_validation_data():
+    X, y = _digits_like(16)
+    with pytest.raises(ValueError, match="give val_data"):
+        fit(nn.Linear(16, 2), (X.flatten(1), y), num_epochs=2, lr=0.1, callbacks=[EarlyStopping()], device="cpu",
+            progress=False)
+
+
+def test_snapshots_keep_copies_every_k_epochs():
+    X, y = _digits_like()
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    snaps = Snapshots(every=2)
+    fit(net, (X, y), num_epochs=6, lr=0.1, callbacks=[snaps], device="cpu", progress=False)
+    assert len(snaps.states) == 3
+    assert not torch.equal(snaps.states[0]["1.weight"], snaps.states[2]["1.weight"])  # copies, not references
+    assert torch.equal(snaps.states[2]["1.weight"], net[1].weight.detach())
+
+
+def test_predict_equals_the_net_on_normalised_inputs():
+    X = torch.randint(0, 256, (10, 1, 4, 4), dtype=torch.uint8)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    expected = net((X.float() / 255 - 0.5) / 0.25)
+    torch.testing.assert_close(predict(net, X, batch_size=3, mean=0.5, std=0.25, device="cpu"), expected.detach())
+
+
+@pytest.mark.parametrize("bad, err, match", [
+    (dict(lr=float("inf")), ValueError, "lr must be a finite number > 0"),
+    (dict(lr=float("nan")), ValueError, "lr must be a finite number > 0"),
+    (dict(lr=-0.1), ValueError, "lr must be"),
+    (dict(lr=0.1, batch_size=0), ValueError, "batch_size must be an int >= 1"),
+    (dict(lr=0.1, progress="no"), TypeError, "progress must be True or False"),
+    (dict(lr=0.1, drop_last="yes"), TypeError, "drop_last must be True or False"),
+    (dict(lr=0.1, device=3), TypeError, "device must be a str or torch.device"),
+    (dict(lr=0.1, step_scheduler="step"), ValueError, "step_scheduler must be one of"),
+    (dict(lr=0.1, callbacks=[print]), TypeError, r"callbacks\[0\] must be a cnnlab.train.Callback"),
+])
+def test_fit_checks_its_arguments_at_the_door(bad, err, match):
+    X, y = _digits_like(16)
+    with pytest.raises(err, match=match):
+        fit(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)), (X, y), num_epochs=1, **bad)
+
+
+def test_fit_refuses_a_net_without_parameters_and_nan_images():
+    X, y = _digits_like(16)
+    with pytest.raises(ValueError, match="no parameters"):
+        fit(nn.Flatten(), (X, y), num_epochs=1, lr=0.1)
+    X[3, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="X must be finite"):
+        fit(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)), (X, y), num_epochs=1, lr=0.1)
+
+
+def test_tensor_loader_flags_are_bools():
+    X, y = _digits_like(16)
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        TensorLoader(X, y, shuffle="no")
+
+
+def test_evaluate_accepts_a_device_string_and_a_parameterless_net():
+    X, y = _digits_like(16)
+    loss, acc = evaluate(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)), TensorLoader(X, y, device="cpu"), device="cpu")
+    assert loss > 0 and 0 <= acc <= 1
+    logits = predict(nn.Flatten(), X, device="cpu")  # no parameters: runs on the CPU instead of StopIteration
+    assert logits.shape == (16, 16)
