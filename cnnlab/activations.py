@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cnnlab.validation import check_choice, check_float, check_tensor
+
 Fn = Callable[[torch.Tensor], torch.Tensor]
 LEAK = 0.1  # the lectures' Leaky ReLU, max(0.1x, x); PyTorch's nn.LeakyReLU defaults to 0.01
 RRELU_LOWER, RRELU_UPPER = 1 / 8, 1 / 3  # RReLU's random slope range in training (PyTorch's defaults)
@@ -52,34 +54,54 @@ def tanh_grad(x: torch.Tensor) -> torch.Tensor:
     return 1 - tanh(x) ** 2
 
 
+def _kinked(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """`out`, with NaN wherever `x` is NaN: a comparison such as `x > 0` is False for NaN and would pick a finite
+    branch, turning a NaN input into a number (PyTorch's own layers pass NaN through)."""
+    return torch.where(torch.isnan(x), x, out)
+
+
+def _floats(x: object) -> torch.Tensor:
+    return check_tensor("x", x, dtype="float", nonempty=False)
+
+
 def relu(x: torch.Tensor) -> torch.Tensor:
-    """max(0, x)."""
-    return torch.where(x > 0, x, torch.zeros_like(x))
+    """max(0, x); NaN stays NaN.
+
+    >>> relu(torch.tensor([-1.0, 2.0, float("nan")]))
+    tensor([0., 2., nan])
+    """
+    x = _floats(x)
+    return _kinked(x, torch.where(x > 0, x, torch.zeros_like(x)))
 
 
 def relu_grad(x: torch.Tensor) -> torch.Tensor:
     """1 for x > 0, else 0 (PyTorch's choice at x = 0)."""
-    return (x > 0).to(x.dtype)
+    x = _floats(x)
+    return _kinked(x, (x > 0).to(x.dtype))
 
 
 def leaky_relu(x: torch.Tensor, negative_slope: float = LEAK) -> torch.Tensor:
     """max(slope * x, x) for 0 < slope < 1: a small slope instead of 0 on the negative side."""
-    return torch.where(x > 0, x, negative_slope * x)
+    x, negative_slope = _floats(x), check_float("negative_slope", negative_slope, ge=0, lt=1)
+    return _kinked(x, torch.where(x > 0, x, negative_slope * x))
 
 
 def leaky_relu_grad(x: torch.Tensor, negative_slope: float = LEAK) -> torch.Tensor:
     """1 for x > 0, else the slope: never exactly 0, so a unit can always recover."""
-    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
+    x, negative_slope = _floats(x), check_float("negative_slope", negative_slope, ge=0, lt=1)
+    return _kinked(x, torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope)))
 
 
 def elu(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
     """x for x > 0, alpha (e^x - 1) below: smooth, and it saturates to -alpha for very negative x."""
-    return torch.where(x > 0, x, alpha * torch.expm1(x))
+    x, alpha = _floats(x), check_float("alpha", alpha, gt=0)
+    return _kinked(x, torch.where(x > 0, x, alpha * torch.expm1(x)))
 
 
 def elu_grad(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
     """1 for x > 0, alpha e^x below."""
-    return torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(x))
+    x, alpha = _floats(x), check_float("alpha", alpha, gt=0)
+    return _kinked(x, torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(x)))
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -133,9 +155,7 @@ LAYER_ACTIVATIONS = ("prelu", "rrelu", "maxout")
 
 def get_activation(name: str) -> Activation:
     """The activation called `name` (one of ACTIVATIONS), or a ValueError listing the allowed names."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+    return ACTIVATIONS[check_choice("name", name, tuple(ACTIVATIONS))]
 
 
 def autograd_grad(fn: Fn, x: torch.Tensor) -> torch.Tensor:

@@ -88,7 +88,7 @@ def test_maxout_is_the_max_of_its_linear_pieces():
 
 
 def test_unknown_activation_lists_the_allowed_names():
-    with pytest.raises(ValueError, match="allowed: sigmoid, tanh, relu"):
+    with pytest.raises(ValueError, match="name must be one of 'sigmoid', 'tanh', 'relu'"):
         get_activation("swish2")
 
 
@@ -145,3 +145,13 @@ def test_layer_gradient_rms_by_hand():
     first, last = layer_gradient_rms(net, X, y)
     assert first == pytest.approx(p * math.sqrt(2.5)) and last == pytest.approx(p * math.sqrt(2.5))
     assert all(param.grad is None for param in net.parameters())  # it leaves no .grad behind
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "silu"])
+def test_nan_stays_nan_in_every_activation_and_derivative(name):
+    """A NaN input is never turned into a number, by the function or by its derivative (torch passes NaN through)."""
+    a = get_activation(name)
+    x = torch.tensor([-1.0, float("nan"), 2.0])
+    assert torch.isnan(a.fn(x)[1]) and torch.isnan(a.grad(x)[1])
+    assert torch.isnan(a.module()(x)[1])  # the oracle agrees
+    assert torch.isfinite(a.fn(x)[[0, 2]]).all() and torch.isfinite(a.grad(x)[[0, 2]]).all()
