@@ -7,10 +7,25 @@ on a 2-D surface and records where it goes, for plots.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
+
+from cnnlab.validation import check_choice, check_float, check_int
+
+__all__ = [
+    "sgd_step",
+    "rmsprop_step",
+    "adam_step",
+    "adamw_step",
+    "OPTIMIZERS",
+    "make_optimizer",
+    "SURFACES",
+    "ill_conditioned",
+    "rosenbrock",
+    "saddle",
+    "path",
+]
 
 Surface = Callable[[torch.Tensor], torch.Tensor]
 
@@ -113,16 +128,30 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
 }
 
 
+def make_optimizer(
+    params: Iterable[torch.Tensor], name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """torch.optim's optimiser called `name` (a key of OPTIMIZERS); `momentum` applies to SGD only (0 = plain SGD),
+    and `weight_decay` is passed as given to every optimiser (for AdamW too: 0 means no decay).
+
+    >>> make_optimizer([torch.zeros(1, requires_grad=True)], "AdamW", 0.1).param_groups[0]["weight_decay"]
+    0.0
+    """
+    check_choice("name", name, tuple(OPTIMIZERS))
+    check_float("lr", lr, gt=0)
+    check_float("momentum", momentum, ge=0, lt=1)
+    check_float("weight_decay", weight_decay, ge=0)
+    extra = {"momentum": momentum} if name == "SGD" else {}
+    return OPTIMIZERS[name](params, lr=lr, weight_decay=weight_decay, **extra)
+
+
 def path(
     surface: Surface, start: tuple[float, float], optimizer: str, lr: float, num_steps: int, **hp: float
 ) -> torch.Tensor:
     """Where `optimizer` (a key of OPTIMIZERS) goes on `surface` from `start` in `num_steps`: (num_steps + 1, 2)."""
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    check_choice("optimizer", optimizer, tuple(OPTIMIZERS))
+    check_int("num_steps", num_steps, ge=1)
+    check_float("lr", lr, gt=0)
     xy = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = OPTIMIZERS[optimizer]([xy], lr=lr, **hp)
     points = [xy.detach().clone()]

@@ -9,36 +9,34 @@ equivalent out of its own classes; `tests/test_schedules.py` checks that both gi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.optim import lr_scheduler
 
-from cnnlab.models import fast_cnn  # noqa: F401  (re-exported: the notebook's experiments use it)
+from cnnlab.models import fast_cnn
+from cnnlab.optimizers import make_optimizer
 from cnnlab.train import History, TensorLoader, fit, train_one_epoch
+from cnnlab.validation import check_choice, check_float, check_int, check_module, module_device
+
+__all__ = [
+    "KINDS",
+    "schedule",
+    "torch_scheduler",
+    "lr_curve",
+    "torch_lr_curve",
+    "lr_range_test",
+    "suggest_lr",
+    "train_run",
+    "LADDER",
+    "ladder_sweep",
+]
 
 Schedule = Callable[[int], float]
 
 KINDS = ("constant", "time_based", "sqrt", "exponential", "step", "cosine", "one_cycle")
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Checks with messages a learner can act on
-# ----------------------------------------------------------------------------------------------------------
-def _positive(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-
-
-def _non_negative(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
-
-
-def _count(name: str, value: int, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -128,54 +126,100 @@ def one_cycle(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Building a schedule from a name, with warmup composable on any of them
+# One table: each schedule's parameters (with defaults), its formula, and the same curve from PyTorch's classes
 # ----------------------------------------------------------------------------------------------------------
+Chain = tuple[list[lr_scheduler.LRScheduler], list[int]]  # PyTorch schedulers run one after another, and when
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One schedule kind: parameter defaults (None: required), the formula `(t, lr0, total_steps, **p) -> lr`, and
+    `(optimizer, lr0, total_steps, **p) -> (schedulers, milestones)` built from `torch.optim.lr_scheduler`."""
+
+    params: dict[str, float | None]
+    formula: Callable[..., float]
+    torch: Callable[..., Chain]
+
+
+def _cosine_chain(opt: torch.optim.Optimizer, lr0: float, total_steps: int | None, T: int, lr_T: float) -> Chain:
+    # CosineAnnealingLR alone would climb back up after T; a ConstantLR at lr_T/lr0 pins it there.
+    return ([lr_scheduler.CosineAnnealingLR(opt, T_max=T, eta_min=lr_T),
+             lr_scheduler.ConstantLR(opt, factor=lr_T / lr0, total_iters=2**62)], [T])
+
+
+def _one_cycle_chain(opt: torch.optim.Optimizer, lr0: float, total_steps: int | None, **p: float) -> Chain:
+    return ([lr_scheduler.OneCycleLR(opt, max_lr=lr0, total_steps=total_steps, anneal_strategy="cos",
+                                     cycle_momentum=False, **p)], [])
+
+
+_KINDS: dict[str, _Kind] = {
+    "constant": _Kind({}, lambda t, lr0, n: lr0, lambda opt, lr0, n: ([lr_scheduler.LambdaLR(opt, lambda t: 1.0)], [])),
+    "time_based": _Kind(
+        {"k": 0.0}, lambda t, lr0, n, k: time_based(t, lr0, k),
+        lambda opt, lr0, n, k: ([lr_scheduler.LambdaLR(opt, lambda t: 1 / (1 + k * t))], []),  # no torch class
+    ),
+    "sqrt": _Kind(
+        {}, lambda t, lr0, n: sqrt_decay(t, lr0),
+        lambda opt, lr0, n: ([lr_scheduler.LambdaLR(opt, lambda t: 1 / math.sqrt(t + 1))], []),  # no torch class
+    ),
+    "exponential": _Kind(  # lr0 exp(-k t) = lr0 (e^-k)^t
+        {"k": 0.0}, lambda t, lr0, n, k: exponential(t, lr0, k),
+        lambda opt, lr0, n, k: ([lr_scheduler.ExponentialLR(opt, gamma=math.exp(-k))], []),
+    ),
+    "step": _Kind(
+        {"drop": 0.1, "every": 1}, lambda t, lr0, n, drop, every: step_decay(t, lr0, drop, every),
+        lambda opt, lr0, n, drop, every: ([lr_scheduler.StepLR(opt, step_size=every, gamma=1 - drop)], []),
+    ),
+    "cosine": _Kind({"T": None, "lr_T": 0.0}, lambda t, lr0, n, T, lr_T: cosine(t, lr0, T, lr_T), _cosine_chain),
+    "one_cycle": _Kind(
+        {"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4},
+        lambda t, lr0, n, **p: one_cycle(t, lr0, n, **p), _one_cycle_chain,
+    ),
+}
+KINDS = tuple(_KINDS)
+
+
 def _check(
     kind: str, lr0: float, params: dict, warmup_steps: int, total_steps: int | None, start_factor: float
-) -> None:
-    """Raise a clear ValueError for any argument that makes no sense."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown schedule {kind!r}; allowed: {', '.join(KINDS)}")
-    _positive("lr0", lr0)
-    allowed = {
-        "constant": set(), "time_based": {"k"}, "sqrt": set(), "exponential": {"k"}, "step": {"drop", "every"},
-        "cosine": {"T", "lr_T"}, "one_cycle": {"pct_start", "div_factor", "final_div_factor"},
-    }[kind]
-    unknown = set(params) - allowed
+) -> dict[str, float]:
+    """Raise a clear error for any argument that makes no sense; return `params` with the kind's defaults filled in."""
+    check_choice("kind", kind, KINDS)
+    check_float("lr0", lr0, gt=0)
+    defaults = _KINDS[kind].params
+    unknown = set(params) - set(defaults)
     if unknown:
-        raise ValueError(f"{kind} schedule takes {sorted(allowed) or 'no parameters'}, got unknown {sorted(unknown)}")
-    if "k" in allowed:
-        _non_negative("k", params.get("k", 0.0))
+        raise ValueError(f"{kind} schedule takes {sorted(defaults) or 'no parameters'}, got unknown {sorted(unknown)}")
+    p = {**defaults, **params}
+    if "k" in p:
+        check_float("k", p["k"], ge=0)
     if kind == "step":
-        drop = params.get("drop", 0.1)
-        if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0 <= drop < 1:
-            raise ValueError(f"drop is the fraction of the lr removed at each step, in [0, 1); got {drop!r}")
-        _count("every", params.get("every", 1), 1)
+        check_float("drop", p["drop"], ge=0, lt=1)  # the fraction of the lr removed at each step
+        check_int("every", p["every"], ge=1)
     if kind == "cosine":
-        T = params.get("T")
-        if isinstance(T, bool) or not isinstance(T, int) or T <= 0:
-            raise ValueError(f"cosine needs its length T as an int > 0, got T={T!r}")
-        lr_T = params.get("lr_T", 0.0)
-        _non_negative("lr_T", lr_T)
-        if lr_T > lr0:
-            raise ValueError(f"lr_T (the final lr) must not exceed lr0; got lr_T={lr_T}, lr0={lr0}")
+        if p["T"] is None:
+            raise ValueError("cosine needs its length T (an int > 0)")
+        check_int("T", p["T"], ge=1)
+        check_float("lr_T", p["lr_T"], ge=0)
+        if p["lr_T"] > lr0:
+            raise ValueError(f"lr_T (the final lr) must not exceed lr0; got lr_T={p['lr_T']}, lr0={lr0}")
     if kind == "one_cycle":
         if total_steps is None:
             raise ValueError("one_cycle needs total_steps (the length of training)")
-        pct = params.get("pct_start", 0.3)
-        if not 0 < pct < 1 or pct * total_steps - 1 <= 0 or pct * total_steps >= total_steps:
+        pct = check_float("pct_start", p["pct_start"], gt=0, lt=1)
+        if pct * total_steps - 1 <= 0 or pct * total_steps >= total_steps:
             raise ValueError(f"pct_start must be in (0, 1) with warmup of >= 1 step; got {pct} of {total_steps}")
-        _positive("div_factor", params.get("div_factor", 25.0))
-        _positive("final_div_factor", params.get("final_div_factor", 1e4))
+        check_float("div_factor", p["div_factor"], gt=0)
+        check_float("final_div_factor", p["final_div_factor"], gt=0)
         if warmup_steps:
             raise ValueError("one_cycle has its own warmup (pct_start); leave warmup_steps at 0")
-    _count("warmup_steps", warmup_steps, 0)
+    check_int("warmup_steps", warmup_steps, ge=0)
     if total_steps is not None:
-        _count("total_steps", total_steps, 1)
+        check_int("total_steps", total_steps, ge=1)
         if warmup_steps >= total_steps:
             raise ValueError(f"warmup ({warmup_steps} steps) must be shorter than training ({total_steps} steps)")
-    if warmup_steps and not 0 < start_factor <= 1:
-        raise ValueError(f"start_factor (first warmup lr / lr0) must be in (0, 1], got {start_factor}")
+    if warmup_steps:
+        check_float("start_factor", start_factor, gt=0, le=1)  # first warmup lr / lr0
+    return p
 
 
 def schedule(
@@ -196,31 +240,14 @@ def schedule(
     >>> [round(g(t), 3) for t in range(7)]
     [0.5, 0.75, 1.0, 0.854, 0.5, 0.146, 0.0]
     """
-    _check(kind, lr0, params, warmup_steps, total_steps, start_factor)
-    p = dict(params)
-    base: Schedule
-    if kind == "constant":
-        base = lambda t: lr0  # noqa: E731
-    elif kind == "time_based":
-        base = lambda t: time_based(t, lr0, p.get("k", 0.0))  # noqa: E731
-    elif kind == "sqrt":
-        base = lambda t: sqrt_decay(t, lr0)  # noqa: E731
-    elif kind == "exponential":
-        base = lambda t: exponential(t, lr0, p.get("k", 0.0))  # noqa: E731
-    elif kind == "step":
-        base = lambda t: step_decay(t, lr0, p.get("drop", 0.1), p.get("every", 1))  # noqa: E731
-    elif kind == "cosine":
-        base = lambda t: cosine(t, lr0, p["T"], p.get("lr_T", 0.0))  # noqa: E731
-    else:  # one_cycle
-        base = lambda t: one_cycle(t, lr0, total_steps, **p)  # noqa: E731
+    p = _check(kind, lr0, params, warmup_steps, total_steps, start_factor)
+    formula = _KINDS[kind].formula
+    base: Schedule = lambda t: formula(t, lr0, total_steps, **p)  # noqa: E731
     if warmup_steps == 0:
         return base
     return lambda t: linear_warmup(t, base, warmup_steps, start_factor)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# The same schedules from PyTorch's own classes
-# ----------------------------------------------------------------------------------------------------------
 def torch_scheduler(
     optimizer: torch.optim.Optimizer,
     kind: str,
@@ -232,36 +259,13 @@ def torch_scheduler(
     **params: float,
 ) -> lr_scheduler.LRScheduler:
     """PyTorch's scheduler for `kind` built from its own classes; sets the optimizer's lr to `lr0` first."""
-    _check(kind, lr0, params, warmup_steps, total_steps, start_factor)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    p = _check(kind, lr0, params, warmup_steps, total_steps, start_factor)
     for group in optimizer.param_groups:
         group["lr"] = lr0
         group.pop("initial_lr", None)
-    k = params.get("k", 0.0)
-    milestones: list[int] = []
-    if kind == "constant":
-        chain = [lr_scheduler.LambdaLR(optimizer, lambda t: 1.0)]
-    elif kind == "time_based":
-        chain = [lr_scheduler.LambdaLR(optimizer, lambda t: 1 / (1 + k * t))]
-    elif kind == "sqrt":
-        chain = [lr_scheduler.LambdaLR(optimizer, lambda t: 1 / math.sqrt(t + 1))]
-    elif kind == "exponential":
-        chain = [lr_scheduler.ExponentialLR(optimizer, gamma=math.exp(-k))]  # lr0 exp(-k t) = lr0 (e^-k)^t
-    elif kind == "step":
-        chain = [lr_scheduler.StepLR(optimizer, step_size=params.get("every", 1), gamma=1 - params.get("drop", 0.1))]
-    elif kind == "cosine":
-        T, lr_T = params["T"], params.get("lr_T", 0.0)
-        # CosineAnnealingLR alone would climb back up after T; a ConstantLR at lr_T/lr0 pins it there.
-        chain = [
-            lr_scheduler.CosineAnnealingLR(optimizer, T_max=T, eta_min=lr_T),
-            lr_scheduler.ConstantLR(optimizer, factor=lr_T / lr0, total_iters=2**62),
-        ]
-        milestones = [T]
-    else:  # one_cycle
-        chain = [lr_scheduler.OneCycleLR(
-            optimizer, max_lr=lr0, total_steps=total_steps, anneal_strategy="cos", cycle_momentum=False,
-            pct_start=params.get("pct_start", 0.3), div_factor=params.get("div_factor", 25.0),
-            final_div_factor=params.get("final_div_factor", 1e4),
-        )]
+    chain, milestones = _KINDS[kind].torch(optimizer, lr0, total_steps, **p)
     if warmup_steps > 0:  # SequentialLR cannot nest, so the warmup goes in front of the same flat chain
         warm = lr_scheduler.LinearLR(optimizer, start_factor=start_factor, end_factor=1.0, total_iters=warmup_steps)
         chain = [warm, *chain]
@@ -275,7 +279,7 @@ def torch_scheduler(
 
 def torch_lr_curve(kind: str, lr0: float, num_steps: int, **kwargs: float) -> list[float]:
     """The lr PyTorch's scheduler gives at steps 0..num_steps-1 (read before each `scheduler.step()`)."""
-    _count("num_steps", num_steps, 1)
+    check_int("num_steps", num_steps, ge=1)
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr0)
     sched = torch_scheduler(optimizer, kind, lr0, **kwargs)
     lrs = []
@@ -292,7 +296,7 @@ def lr_curve(kind: str, lr0: float, num_steps: int, **kwargs: float) -> list[flo
     >>> lr_curve("sqrt", 1.0, 4)
     [1.0, 0.7071067811865475, 0.5773502691896258, 0.5]
     """
-    _count("num_steps", num_steps, 1)
+    check_int("num_steps", num_steps, ge=1)
     f = schedule(kind, lr0, **kwargs)
     return [f(t) for t in range(num_steps)]
 
@@ -317,12 +321,13 @@ def lr_range_test(
     Uses SGD with momentum 0.9 and `train_one_epoch` with a per-batch ExponentialLR; `net` is changed (use a copy).
     Stops early once the loss is 4x its best or not finite: the lr has become too large.
     """
-    _positive("lr_min", lr_min)
-    _positive("lr_max", lr_max)
+    check_float("lr_min", lr_min, gt=0)
+    check_float("lr_max", lr_max, gt=0)
     if lr_max <= lr_min:
         raise ValueError(f"lr_max must exceed lr_min, got {lr_min} .. {lr_max}")
-    _count("num_steps", num_steps, 2)
-    device = next(net.parameters()).device
+    check_int("num_steps", num_steps, ge=2)
+    check_module("net", net, has_parameters=True)
+    device = module_device(net)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr_min, momentum=0.9)
     sched = lr_scheduler.ExponentialLR(optimizer, gamma=(lr_max / lr_min) ** (1 / (num_steps - 1)))
     lrs: list[float] = []
@@ -366,22 +371,6 @@ def suggest_lr(lrs: list[float], losses: list[float], smooth: float = 0.9) -> fl
 # ----------------------------------------------------------------------------------------------------------
 # Experiments: one small, fast CNN trained with a given optimiser and schedule (the loop is cnnlab.train.fit)
 # ----------------------------------------------------------------------------------------------------------
-def make_optimizer(
-    params: Iterable[torch.Tensor], name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
-) -> torch.optim.Optimizer:
-    """torch.optim's SGD (momentum 0 = plain), RMSprop, Adam or AdamW by name."""
-    _positive("lr", lr)
-    if name == "SGD":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "RMSprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
-    if name == "Adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "AdamW":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay or 0.01)
-    raise ValueError(f"unknown optimizer {name!r}; allowed: SGD, RMSprop, Adam, AdamW")
-
-
 def train_run(
     train_data: tuple[torch.Tensor, torch.Tensor],
     val_data: tuple[torch.Tensor, torch.Tensor],

@@ -3,7 +3,17 @@
 import pytest
 import torch
 
-from cnnlab.optimizers import SURFACES, adam_step, adamw_step, path, rmsprop_step, rosenbrock, sgd_step
+from cnnlab.optimizers import (
+    OPTIMIZERS,
+    SURFACES,
+    adam_step,
+    adamw_step,
+    make_optimizer,
+    path,
+    rmsprop_step,
+    rosenbrock,
+    sgd_step,
+)
 
 SHAPES = [(3,), (4, 5), (2, 3, 3)]
 
@@ -90,7 +100,7 @@ def test_notebook_path_claims():
                _end(s, (1.5, 1e-3), "Adam", 0.05, 60)) < -0.9
 
 
-BAD = [({"optimizer": "Lion"}, "unknown optimizer"), ({"lr": -1.0}, "lr"), ({"num_steps": 0}, "num_steps")]
+BAD = [({"optimizer": "Lion"}, "optimizer must be one of 'SGD'"), ({"lr": -1.0}, "lr"), ({"num_steps": 0}, "num_steps")]
 
 
 @pytest.mark.parametrize("kwargs,match", BAD)
@@ -98,3 +108,21 @@ def test_path_bad_arguments(kwargs, match):
     args = {"surface": rosenbrock, "start": (0.0, 0.0), "optimizer": "SGD", "lr": 0.01, "num_steps": 5} | kwargs
     with pytest.raises(ValueError, match=match):
         path(**args)
+
+
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW"])
+def test_make_optimizer_passes_weight_decay_as_given(name):
+    """weight_decay=0 stays 0 for AdamW too (it used to become 0.01 silently); torch.optim is the oracle."""
+    p = [torch.zeros(2, requires_grad=True)]
+    for wd in (0.0, 0.05):
+        opt = make_optimizer(p, name, lr=0.1, weight_decay=wd)
+        assert type(opt) is OPTIMIZERS[name] and opt.param_groups[0]["weight_decay"] == wd
+    assert make_optimizer(p, "SGD", 0.1, momentum=0.5).param_groups[0]["momentum"] == 0.5
+
+
+@pytest.mark.parametrize("kw, err", [(dict(name="Lion"), ValueError), (dict(lr=float("nan")), ValueError),
+                                     (dict(lr="0.1"), TypeError), (dict(weight_decay=-1.0), ValueError)])
+def test_make_optimizer_checks_its_arguments(kw, err):
+    args = dict(params=[torch.zeros(2, requires_grad=True)], name="SGD", lr=0.1) | kw
+    with pytest.raises(err, match=next(iter(kw))):
+        make_optimizer(**args)

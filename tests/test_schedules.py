@@ -109,7 +109,7 @@ def test_lecture_formulas():
         ("sqrt", 0.1, {"warmup_steps": 20, "total_steps": 10}, "shorter than training"),
         ("sqrt", 0.1, {"warmup_steps": -1}, "warmup_steps"),
         ("sqrt", 0.1, {"k": 1.0}, "unknown"),
-        ("linear", 0.1, {}, "unknown schedule"),
+        ("linear", 0.1, {}, "kind must be one of 'constant'"),
         ("one_cycle", 0.1, {}, "total_steps"),
         ("one_cycle", 0.1, {"total_steps": 10, "warmup_steps": 2}, "own warmup"),
         ("constant", float("nan"), {}, "lr0"),
