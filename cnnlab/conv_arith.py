@@ -10,24 +10,49 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from numbers import Integral
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from cnnlab.validation import check_bool, check_int, check_module, check_tensor
+
+__all__ = [
+    "conv_output_size",
+    "pool_output_size",
+    "transposed_output_size",
+    "receptive_field_steps",
+    "receptive_field",
+    "conv2d_naive",
+    "conv2d_im2col",
+    "param_count",
+    "conv_params",
+    "depthwise_separable_params",
+    "LayerShape",
+    "ShapeTrace",
+    "trace_shapes",
+]
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Checking arguments: every public function says what is wrong and what is allowed, before torch sees anything.
 
 
 def _int(name: str, value: object, minimum: int) -> int:
-    """`value` as an int >= `minimum`; a TypeError for non-ints (bool included), a ValueError for small ones."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        allowed = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{name} must be {allowed}, got {value}")
-    return int(value)
+    """`value` as an int >= `minimum` (`check_int`): a TypeError for non-ints (bool included), a ValueError below.
+
+    For `minimum` 1 the message says "a positive int" (cnnlab.transposed and its tests use these words too).
+
+    >>> _int("stride", 0, 1)
+    Traceback (most recent call last):
+        ...
+    ValueError: stride must be a positive int, got 0
+    """
+    try:
+        return check_int(name, value, ge=minimum)
+    except ValueError:
+        if minimum != 1:
+            raise
+    raise ValueError(f"{name} must be a positive int, got {value}")
 
 
 def _pair(name: str, value: object, minimum: int) -> tuple[int, int]:
@@ -91,8 +116,7 @@ def pool_output_size(
     s = k if stride is None else _int("stride", stride, 1)
     p = _int("padding", padding, 0)
     d = _int("dilation", dilation, 1)
-    if not isinstance(ceil_mode, bool):
-        raise TypeError(f"ceil_mode must be a bool, got {type(ceil_mode).__name__} {ceil_mode!r}")
+    check_bool("ceil_mode", ceil_mode)
     if p > k // 2:
         raise ValueError(f"padding {p} must be at most half of kernel_size {k} (<= {k // 2}), as nn.MaxPool2d requires")
     k_eff = d * (k - 1) + 1
@@ -232,10 +256,11 @@ def _check_conv_args(
 ) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], int, int]:
     """Checked stride, padding and dilation pairs and the output size (H_out, W_out) of a conv2d call."""
     for name, tensor in (("x", x), ("w", w), ("b", b)):
-        if not isinstance(tensor, torch.Tensor) and not (name == "b" and tensor is None):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+        if not (name == "b" and tensor is None):
+            check_tensor(name, tensor, nonempty=False)
     if x.dim() != 4:
         raise ValueError(f"x must be 4-D (N, C, H, W), got shape {tuple(x.shape)}")
+    check_tensor("x", x)  # not empty: at least one image with at least one channel
     if w.dim() != 4 or w.numel() == 0:
         raise ValueError(f"w must be 4-D (C_out, C_in, kH, kW) with no empty dimension, got shape {tuple(w.shape)}")
     if x.shape[1] != w.shape[1]:
@@ -324,10 +349,8 @@ def param_count(module: nn.Module, trainable_only: bool = False) -> int:
     >>> param_count(nn.Conv2d(1, 64, 3))  # lecture: 64 3x3 filters on a 1-channel input, (3*3*1*64) + 64
     640
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
-    if not isinstance(trainable_only, bool):
-        raise TypeError(f"trainable_only must be a bool, got {type(trainable_only).__name__} {trainable_only!r}")
+    check_module("module", module)
+    check_bool("trainable_only", trainable_only)
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -341,8 +364,7 @@ def conv_params(c_in: int, c_out: int, k: int | tuple[int, int], bias: bool = Tr
     """
     c_in, c_out = _int("c_in", c_in, 1), _int("c_out", c_out, 1)
     kH, kW = _pair("k", k, 1)
-    if not isinstance(bias, bool):
-        raise TypeError(f"bias must be a bool, got {type(bias).__name__} {bias!r}")
+    check_bool("bias", bias)
     return c_out * c_in * kH * kW + (c_out if bias else 0)
 
 
@@ -354,8 +376,7 @@ def depthwise_separable_params(c_in: int, c_out: int, k: int | tuple[int, int], 
     """
     c_in, c_out = _int("c_in", c_in, 1), _int("c_out", c_out, 1)
     kH, kW = _pair("k", k, 1)
-    if not isinstance(bias, bool):
-        raise TypeError(f"bias must be a bool, got {type(bias).__name__} {bias!r}")
+    check_bool("bias", bias)
     depthwise = c_in * kH * kW + (c_in if bias else 0)  # nn.Conv2d(c_in, c_in, k, groups=c_in)
     pointwise = conv_params(c_in, c_out, 1, bias=bias)  # nn.Conv2d(c_in, c_out, 1)
     return depthwise + pointwise
@@ -413,8 +434,7 @@ def trace_shapes(net: nn.Module, input_shape: Sequence[int]) -> ShapeTrace:
     2      MaxPool2d  (1, 96, 27, 27)        0
     total params: 34,944
     """
-    if not isinstance(net, nn.Module):
-        raise TypeError(f"net must be an nn.Module, got {type(net).__name__}")
+    check_module("net", net)
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) == 0:
         raise TypeError(f"input_shape must be a non-empty tuple of ints such as (1, 3, 32, 32), got {input_shape!r}")
     shape = tuple(_int(f"input_shape[{i}]", size, 1) for i, size in enumerate(input_shape))

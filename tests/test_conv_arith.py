@@ -422,7 +422,8 @@ VALIDATION_CASES = [
      r"kernel 3 larger than padded input 1 \(input 1 \+ 2\*padding 0\), even with ceil_mode"),
     (pool_output_size, (5, 2), {"stride": 0}, ValueError, r"stride must be a positive int, got 0"),
     (pool_output_size, (5, 2), {"dilation": 0}, ValueError, r"dilation must be a positive int, got 0"),
-    (pool_output_size, (5, 2), {"ceil_mode": 1}, TypeError, r"ceil_mode must be a bool, got int 1"),
+    (pool_output_size, (5, 2), {"ceil_mode": 1}, TypeError,
+     r"ceil_mode must be True or False \(a bool\), got int 1"),
     (transposed_output_size, (2, 3), {"stride": 2, "output_padding": 2}, ValueError,
      r"output_padding 2 must be smaller than stride 2 or dilation 1"),
     (transposed_output_size, (1, 1), {"padding": 1}, ValueError, r"output size -1 < 1: .*use less padding"),
@@ -442,14 +443,15 @@ VALIDATION_CASES = [
     (receptive_field, (nn.Sequential(nn.ConvTranspose2d(1, 1, 3)),), {}, ValueError, r"does not know layer '0'"),
     (receptive_field, (nn.Sequential(nn.Conv2d(1, 1, 3), ConvBlock()),), {}, ValueError,
      r"does not know layer '1' \(ConvBlock\); .* inside nn.Sequential"),
-    (param_count, ("net",), {}, TypeError, r"module must be an nn.Module, got str"),
-    (param_count, (nn.ReLU(),), {"trainable_only": 1}, TypeError, r"trainable_only must be a bool, got int 1"),
+    (param_count, ("net",), {}, TypeError, r"module must be a torch.nn.Module, got str"),
+    (param_count, (nn.ReLU(),), {"trainable_only": 1}, TypeError,
+     r"trainable_only must be True or False \(a bool\), got int 1"),
     (conv_params, (0, 3, 3), {}, ValueError, r"c_in must be a positive int, got 0"),
     (conv_params, (3, 3, (1, 2, 3)), {}, ValueError, r"k must be an int or a pair \(h, w\), got \(1, 2, 3\)"),
-    (conv_params, (3, 3, 3), {"bias": None}, TypeError, r"bias must be a bool, got NoneType None"),
+    (conv_params, (3, 3, 3), {"bias": None}, TypeError, r"bias must be True or False \(a bool\), got NoneType None"),
     (depthwise_separable_params, (3, 0, 3), {}, ValueError, r"c_out must be a positive int, got 0"),
     (depthwise_separable_params, (3, 3, 2.5), {}, TypeError, r"k must be an int, got float 2.5"),
-    (trace_shapes, ("net", (1, 3, 8, 8)), {}, TypeError, r"net must be an nn.Module, got str"),
+    (trace_shapes, ("net", (1, 3, 8, 8)), {}, TypeError, r"net must be a torch.nn.Module, got str"),
     (trace_shapes, (nn.ReLU(), "1x3x8x8"), {}, TypeError, r"input_shape must be a non-empty tuple of ints"),
     (trace_shapes, (nn.ReLU(), (1, 0, 8, 8)), {}, ValueError, r"input_shape\[1\] must be a positive int, got 0"),
     (trace_shapes, (nn.ReLU(), (1, 3, 8.0, 8)), {}, TypeError, r"input_shape\[2\] must be an int, got float 8.0"),
@@ -476,12 +478,14 @@ CONV2D_VALIDATION_CASES = [
     ((X, W), {"dilation": True}, TypeError, r"dilation must be an int, got bool True"),
     ((X.double(), W), {}, TypeError, r"same floating-point dtype, got x torch.float64, w torch.float32"),
     ((X.long(), W.long()), {}, TypeError, r"same floating-point dtype, got x torch.int64, w torch.int64"),
+    ((torch.zeros(0, 3, 5, 5), W), {}, ValueError, r"x must not be empty, got shape \(0, 3, 5, 5\)"),
+    ((X, W.numpy()), {}, TypeError, r"w must be a torch.Tensor, got ndarray"),
 ]
 
 
 def assert_raised_by_cnnlab(excinfo: pytest.ExceptionInfo) -> None:
     """The error comes from cnnlab's own checks, not from deep inside torch."""
-    assert Path(excinfo.traceback[-1].path).name == "conv_arith.py"
+    assert Path(excinfo.traceback[-1].path).name in ("conv_arith.py", "validation.py")
 
 
 @pytest.mark.parametrize(
