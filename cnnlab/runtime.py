@@ -10,19 +10,36 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from cnnlab.validation import check_choice, check_device, check_int
+
+__all__ = ["PROFILES", "Profile", "get_device", "get_profile", "set_seed"]
+
 T = TypeVar("T")
 
 PROFILES = ("quick", "full")
+DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
-def get_device(prefer: str | None = None) -> torch.device:
-    """The best device here: CUDA, then Apple MPS, then CPU (or `prefer`, or $CNNLAB_DEVICE, if given)."""
-    choice = prefer if prefer is not None else os.environ.get("CNNLAB_DEVICE")
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """The best device here: CUDA, then Apple MPS, then CPU (or `prefer`, or $CNNLAB_DEVICE, if given).
+
+    >>> get_device("cpu"), get_device(torch.device("cpu"))
+    (device(type='cpu'), device(type='cpu'))
+    >>> get_device("tpu")
+    Traceback (most recent call last):
+        ...
+    ValueError: prefer: unknown device 'tpu'; allowed: cpu, cuda, mps (e.g. 'cuda:1')
+    """
+    name, choice = "prefer", prefer
+    if choice is None and os.environ.get("CNNLAB_DEVICE"):
+        name, choice = "$CNNLAB_DEVICE", os.environ["CNNLAB_DEVICE"]
     if choice is not None:
-        allowed = ("cpu", "cuda", "mps")
-        if choice.split(":")[0] not in allowed:
-            raise ValueError(f"unknown device {choice!r}; allowed: {', '.join(allowed)} (e.g. 'cuda:1')")
-        return torch.device(choice)
+        if isinstance(choice, str) and choice.split(":")[0] not in DEVICE_TYPES:
+            raise ValueError(f"{name}: unknown device {choice!r}; allowed: {', '.join(DEVICE_TYPES)} (e.g. 'cuda:1')")
+        device = check_device(name, choice)
+        if device.type not in DEVICE_TYPES:
+            raise ValueError(f"{name}: unknown device {str(device)!r}; allowed: {', '.join(DEVICE_TYPES)}")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -35,6 +52,9 @@ class Profile:
     """How big experiments are: `quick` runs in seconds on a 2-core laptop, `full` is the real size."""
 
     name: str
+
+    def __post_init__(self) -> None:
+        check_choice("name", self.name, PROFILES)
 
     def pick(self, quick: T, full: T) -> T:
         """The value for this profile, e.g. ``num_epochs = PROFILE.pick(quick=2, full=20)``.
@@ -50,12 +70,16 @@ class Profile:
         return self.name == "quick"
 
 
-def get_profile(name: str | None = None, device: torch.device | None = None) -> Profile:
+def get_profile(name: str | None = None, device: str | torch.device | None = None) -> Profile:
     """The run profile: `name`, else $CNNLAB_PROFILE, else quick on CPU and full on a GPU.
 
     >>> get_profile("full").name
     'full'
     """
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str ({' or '.join(map(repr, PROFILES))}) or None, "
+                        f"got {type(name).__name__} {name!r}")
+    device = check_device("device", device)
     chosen = name if name is not None else os.environ.get("CNNLAB_PROFILE")
     if chosen is None or chosen == "":
         device = device if device is not None else get_device()
@@ -72,8 +96,7 @@ def set_seed(seed: int = 0) -> torch.Generator:
     >>> g = set_seed(0); a = torch.rand(2); g = set_seed(0); torch.equal(a, torch.rand(2))
     True
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = check_int("seed", seed, ge=0, lt=2**64)  # torch.manual_seed takes at most 64 bits
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds CUDA and MPS

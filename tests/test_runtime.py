@@ -33,8 +33,26 @@ def test_device(monkeypatch):
     assert get_device("cpu") == torch.device("cpu")
     monkeypatch.setenv("CNNLAB_DEVICE", "cpu")
     assert get_device() == torch.device("cpu")
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+    assert get_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match="prefer: unknown device 'tpu'"):
         get_device("tpu")
+    with pytest.raises(ValueError, match="prefer must name a device such as 'cpu'.*got 'cuda:x'"):
+        get_device("cuda:x")
+    with pytest.raises(TypeError, match="prefer must be a str or torch.device or None, got int 0"):
+        get_device(0)
+    monkeypatch.setenv("CNNLAB_DEVICE", "gpu")
+    with pytest.raises(ValueError, match=r"\$CNNLAB_DEVICE: unknown device 'gpu'"):
+        get_device()
+
+
+def test_profile_arguments_are_checked():
+    assert get_profile(device="cpu").name in ("quick", "full")  # a device may be a string
+    with pytest.raises(TypeError, match="name must be a str .* got int 1"):
+        get_profile(1)
+    with pytest.raises(TypeError, match="device must be a str or torch.device or None, got int 0"):
+        get_profile(device=0)
+    with pytest.raises(ValueError, match="name must be one of 'quick', 'full'; got 'fast'"):
+        Profile("fast")
 
 
 def test_seed_repeats_and_rejects_nonsense():
@@ -42,6 +60,6 @@ def test_seed_repeats_and_rejects_nonsense():
     a = torch.randn(3)
     set_seed(7)
     assert torch.equal(a, torch.randn(3))
-    for bad in (-1, 1.5, True):
-        with pytest.raises(ValueError, match="non-negative int"):
+    for bad, error in ((-1, ValueError), (2**64, ValueError), (1.5, TypeError), (True, TypeError), ("0", TypeError)):
+        with pytest.raises(error, match="seed must be an int"):
             set_seed(bad)
