@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +26,60 @@ from torch import nn
 from torchvision.models import mobilenet_v2
 from torchvision.ops import roi_align
 
-from cnnlab.data import data_dir
+from cnnlab.data import data_dir, display_path
 from cnnlab.runtime import get_device, set_seed
 from cnnlab.train import TensorLoader, evaluate, fit
+from cnnlab.validation import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_device,
+    check_float,
+    check_int,
+    check_module,
+    check_tensor,
+    module_device,
+)
+from cnnlab.weights import load_mobilenet_v2
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_MEAN_255",
+    "IMAGENET_STD",
+    "IMAGENET_STD_255",
+    "STRATEGIES",
+    "FeatureCacheWarning",
+    "ImageNetAugment",
+    "accuracy_on",
+    "best_of",
+    "block_inputs",
+    "checksum",
+    "conv_cuts",
+    "copy_first_layers",
+    "count_trainable",
+    "extract_features",
+    "feature_cache_dir",
+    "features_vs_scratch",
+    "finetune_top",
+    "freeze",
+    "frozen_bn_in_train_mode",
+    "head_name",
+    "linear_probe",
+    "load_faces",
+    "mobilenet_body",
+    "param_groups",
+    "per_class_subset",
+    "photo_patches",
+    "pretrained_mobilenet_v2",
+    "replace_head",
+    "run_strategy",
+    "scratch_cnn",
+    "set_train_mode",
+    "split",
+    "split_classes",
+    "unfreeze",
+    "yosinski",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # per RGB channel, for images scaled to [0, 1]
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -39,9 +92,36 @@ _HOOK_ATTR = "_cnnlab_frozen_bn_hook"  # where freeze() keeps the hook handle of
 # ---------------------------------------------------------------------------------------------- head and counts
 
 
-def _check_net(net: Any) -> None:
-    if not isinstance(net, nn.Module):
-        raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+def _check_net(net: Any, name: str = "net") -> nn.Module:
+    return check_module(name, net)
+
+
+def _check_xy(X: Any, y: Any, x_name: str = "X", y_name: str = "y", *, ndim: Any = None) -> None:
+    """`X` a finite tensor (N, ...) of `ndim` dimensions and `y` int64-like labels (N,) of the same length."""
+    check_tensor(x_name, X, ndim=ndim if ndim is not None else range(1, 9), dtype="number", finite=True)
+    check_tensor(y_name, y, ndim=1, dtype="int")
+    if len(X) != len(y):
+        raise ValueError(f"{x_name} and {y_name} must hold the same number of examples, "
+                         f"got {x_name} {tuple(X.shape)} and {y_name} {tuple(y.shape)}")
+
+
+def _check_pair(name: str, pair: Any, *, ndim: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`pair` = (X, y): a tuple or list of a data tensor and its labels (see `_check_xy`)."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        shown = f"{type(pair).__name__} of length {len(pair)}" if isinstance(pair, (tuple, list)) else type(pair).__name__
+        raise TypeError(f"{name} must be a pair (X, y) of tensors, got {shown}")
+    _check_xy(pair[0], pair[1], f"{name}[0] (X)", f"{name}[1] (y)", ndim=ndim)
+    return pair[0], pair[1]
+
+
+def _device(device: Any) -> torch.device:
+    """`device` checked (a str or torch.device), or the best available device if None."""
+    device = check_device("device", device)
+    return device if device is not None else get_device()
+
+
+def _check_seed(seed: Any) -> int:
+    return check_int("seed", seed, ge=0)
 
 
 def head_name(net: nn.Module) -> str:
@@ -70,8 +150,8 @@ def replace_head(net: nn.Module, num_classes: int) -> nn.Module:
     >>> net[2]
     Linear(in_features=8, out_features=2, bias=True)
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    _check_net(net)
+    check_int("num_classes", num_classes, ge=1)
     name = head_name(net)
     old = net.get_submodule(name)
     parent_name, _, child = name.rpartition(".")
@@ -122,7 +202,9 @@ def freeze(net: nn.Module, up_to: int | None = None) -> nn.Module:
             _set_frozen(m, False)
         return net
     children = list(net.children())
-    if isinstance(up_to, bool) or not isinstance(up_to, int) or not 0 <= up_to <= len(children):
+    if isinstance(up_to, bool) or not isinstance(up_to, int):
+        raise TypeError(f"up_to must be None (all but the head) or an int, got {type(up_to).__name__} {up_to!r}")
+    if not 0 <= up_to <= len(children):
         raise ValueError(f"up_to must be None (all but the head) or an int in 0..{len(children)} "
                          f"(top-level children of net), got {up_to!r}")
     for child in children[:up_to]:
@@ -166,9 +248,8 @@ def param_groups(net: nn.Module, lr_head: float, lr_body: float) -> list[dict[st
     >>> [(len(g["params"]), g["lr"]) for g in groups]  # the frozen body has no group
     [(2, 0.1)]
     """
-    for name, lr in (("lr_head", lr_head), ("lr_body", lr_body)):
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-            raise ValueError(f"{name} must be a positive number, got {lr!r}")
+    _check_net(net)
+    lr_head, lr_body = check_float("lr_head", lr_head, gt=0), check_float("lr_body", lr_body, gt=0)
     head = net.get_submodule(head_name(net))
     head_ids = {id(p) for p in head.parameters()}
     body = [p for p in net.parameters() if p.requires_grad and id(p) not in head_ids]
@@ -183,6 +264,7 @@ def param_groups(net: nn.Module, lr_head: float, lr_body: float) -> list[dict[st
 def checksum(net: nn.Module, X: torch.Tensor) -> str:
     """sha256 of `net`'s class, state (weights and buffers) and `X`'s dtype, shape and values: the cache key."""
     _check_net(net)
+    check_tensor("X", X, nonempty=False)
     digest = hashlib.sha256(type(net).__name__.encode())
     for name, t in list(net.state_dict().items()) + [("X", X)]:
         t = t.detach().cpu().contiguous()
@@ -196,35 +278,87 @@ def feature_cache_dir() -> Path:
     return data_dir() / "cache" / "features"
 
 
+class FeatureCacheWarning(UserWarning):
+    """A cached features file was unreadable, corrupted or not what its name says; it was recomputed and rewritten."""
+
+
+def _tensor_sha256(t: torch.Tensor) -> str:
+    """sha256 of a CPU tensor's dtype, shape and bytes."""
+    t = t.contiguous()
+    digest = hashlib.sha256(f"{t.dtype}{tuple(t.shape)}".encode())
+    digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def _read_feature_cache(path: Path, key: str) -> torch.Tensor | None:
+    """The features cached in `path` if they pass every check; else None, after a FeatureCacheWarning saying why.
+
+    The file holds ``{"features": tensor, "sha256": its digest, "key": checksum(net, data)}``: a flipped byte in the
+    features (or in the digest) fails the sha256 check, a truncated or damaged file fails to load, and a file
+    copied or renamed from another cache entry has the wrong key. Any of them is recomputed, never returned.
+    """
+    try:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - a damaged zip/pickle raises RuntimeError, EOFError, UnpicklingError...
+        reason = f"cannot be read ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''})"
+    else:
+        if not (isinstance(entry, dict) and set(entry) == {"features", "sha256", "key"}
+                and isinstance(entry["features"], torch.Tensor)):
+            reason = "is not a checksummed features cache (written by an older cnnlab, or not by cnnlab)"
+        elif entry["key"] != key:
+            reason = "was made from another network or data than its name says"
+        elif _tensor_sha256(entry["features"]) != entry["sha256"]:
+            reason = "is corrupted: the sha256 of its features is not the one stored with them"
+        else:
+            return entry["features"]
+    warnings.warn(f"feature cache {display_path(path)} {reason}; recomputed the features and rewrote it",
+                  FeatureCacheWarning, stacklevel=3)
+    return None
+
+
+def _write_feature_cache(path: Path, key: str, features: torch.Tensor) -> None:
+    """Save `features` with their sha256 and key, atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # per process: parallel writers never mix
+    torch.save({"features": features, "sha256": _tensor_sha256(features), "key": key}, partial)
+    partial.replace(path)
+
+
 @torch.no_grad()
 def extract_features(net: nn.Module, data: torch.Tensor, batch_size: int = 128, *,
                      cache_dir: Path | None = None, use_cache: bool = True) -> torch.Tensor:
     """``net(data)`` in eval mode, batch by batch, as a float32 CPU tensor; cached on disk by model + data checksum.
 
-    A changed weight, buffer or input value gives a new checksum, hence a fresh computation.
+    A changed weight, buffer or input value gives a new checksum, hence a fresh computation. The cached features
+    are stored with their sha256: a corrupted, truncated or misnamed cache file is recomputed and rewritten, with a
+    `FeatureCacheWarning` naming it, never returned.
     """
     _check_net(net)
-    if not isinstance(data, torch.Tensor) or data.ndim < 2:
-        raise TypeError(f"data must be a torch tensor (N, ...), got {type(data).__name__}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    path = None
+    check_tensor("data", data)
+    if data.ndim < 2:
+        raise ValueError(f"data must be a tensor (N, ...) with at least 2 dimensions, got shape {tuple(data.shape)}")
+    check_int("batch_size", batch_size, ge=1)
+    check_bool("use_cache", use_cache)
+    if cache_dir is not None and (not isinstance(cache_dir, (str, os.PathLike)) or not str(cache_dir)):
+        raise TypeError(f"cache_dir must be a non-empty str or pathlib.Path or None, "
+                        f"got {type(cache_dir).__name__} {cache_dir!r}")
+    path = key = None
     if use_cache:
         folder = Path(cache_dir) if cache_dir is not None else feature_cache_dir()
-        path = folder / f"{type(net).__name__}-{checksum(net, data)[:32]}.pt"
+        key = checksum(net, data)
+        path = folder / f"{type(net).__name__}-{key[:32]}.pt"
         if path.is_file():
-            return torch.load(path, weights_only=True)
+            cached = _read_feature_cache(path, key)
+            if cached is not None:
+                return cached
     was_training = net.training
     net.eval()
-    device = next(net.parameters()).device
+    device = module_device(net)
     out = [net(data[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(data), batch_size)]
     net.train(was_training)
     features = torch.cat(out).flatten(1)  # (N, ...) -> (N, D)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        torch.save(features, partial)
-        partial.replace(path)  # atomic: a reader never sees half a file
+        _write_feature_cache(path, key, features)
     return features
 
 
@@ -233,8 +367,10 @@ def extract_features(net: nn.Module, data: torch.Tensor, batch_size: int = 128, 
 
 def to_imagenet_input(X: torch.Tensor, size: int) -> torch.Tensor:
     """Images (N, 1 or 3, H, W), uint8 or float in [0, 1], as ImageNet input: RGB, `size` px, normalised."""
-    if not isinstance(X, torch.Tensor) or X.ndim != 4 or X.shape[1] not in (1, 3):
-        raise ValueError(f"X must be a tensor (N, 1 or 3, H, W), got {getattr(X, 'shape', type(X).__name__)}")
+    check_tensor("X", X, ndim=4, dtype="number", finite=True)
+    if X.shape[1] not in (1, 3):
+        raise ValueError(f"X must be a tensor (N, 1 or 3, H, W), got shape {tuple(X.shape)}")
+    check_int("size", size, ge=1)
     x = X.float() / 255 if X.dtype == torch.uint8 else X.float()
     x = x.expand(-1, 3, -1, -1)  # (N, 1, H, W) -> (N, 3, H, W): grey repeated
     x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
@@ -245,14 +381,25 @@ def to_imagenet_input(X: torch.Tensor, size: int) -> torch.Tensor:
 
 def mobilenet_body(net: nn.Module) -> nn.Sequential:
     """MobileNetV2 without its classifier: (N, 3, H, W) -> (N, 1280) pooled features (shares `net`'s weights)."""
+    _check_net(net)
+    if not isinstance(getattr(net, "features", None), nn.Module):
+        raise TypeError(f"net must be a MobileNetV2 (a module with a .features body), got {type(net).__name__}")
     return nn.Sequential(net.features, nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
 
 def pretrained_mobilenet_v2() -> nn.Module:
-    """torchvision's MobileNetV2 with its ImageNet weights (offline: from torch's hub cache)."""
-    from torchvision.models import MobileNet_V2_Weights
+    """torchvision's MobileNetV2 with its ImageNet weights, offline and sha256-checked (`cnnlab.weights`).
 
-    return mobilenet_v2(weights=MobileNet_V2_Weights.IMAGENET1K_V1)
+    The same net as ``torchvision.models.mobilenet_v2(weights="IMAGENET1K_V1")``, but a corrupted file in torch's
+    hub cache is an error naming it and the fix, not weights that are silently a little off.
+    """
+    return load_mobilenet_v2()
+
+
+def _check_range_pair(name: str, value: Any) -> tuple[float, float]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (low, high) of numbers, got {type(value).__name__} {value!r}")
+    return check_float(f"{name}[0]", value[0]), check_float(f"{name}[1]", value[1])
 
 
 @dataclass(frozen=True)
@@ -268,8 +415,20 @@ class ImageNetAugment:
     hflip: bool = True
     jitter: float = 0.4  # brightness, contrast and saturation factors drawn from [1 - jitter, 1 + jitter]
 
+    def __post_init__(self) -> None:
+        for name, (lo, hi), top in (("scale", _check_range_pair("scale", self.scale), 1.0),
+                                    ("ratio", _check_range_pair("ratio", self.ratio), None)):
+            if not 0 < lo <= hi or (top is not None and hi > top):
+                raise ValueError(f"{name} must be (low, high) with 0 < low <= high{' <= 1' if top else ''}, "
+                                 f"got {getattr(self, name)!r}")
+        check_bool("hflip", self.hflip)
+        check_float("jitter", self.jitter, ge=0, lt=1)
+
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        N, C, H, W = x.shape
+        check_tensor("x", x, ndim=4, dtype="float")
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        N, _, H, W = x.shape
         u = torch.rand(N, 6, generator=generator)
         area = (self.scale[0] + (self.scale[1] - self.scale[0]) * u[:, 0]) * H * W
         log_r = math.log(self.ratio[0]) + (math.log(self.ratio[1]) - math.log(self.ratio[0])) * u[:, 1]
@@ -294,9 +453,15 @@ class ImageNetAugment:
 
 
 def accuracy_on(net: nn.Module, test: tuple[torch.Tensor, torch.Tensor], *, batch_size: int = 250,
-                  mean: Any = None, std: Any = None, device: torch.device | None = None) -> float:
-    """Accuracy of `net` on `test` = (X, y), once, after training (cheaper than `fit` evaluating every epoch)."""
-    device = device if device is not None else get_device()
+                mean: Any = None, std: Any = None, device: torch.device | str | None = None) -> float:
+    """Accuracy of `net` on `test` = (X, y), once, after training (cheaper than `fit` evaluating every epoch).
+
+    `device` may be a str ("cpu", "cuda") or a torch.device; None picks the best available.
+    """
+    _check_net(net)
+    _check_pair("test", test)
+    check_int("batch_size", batch_size, ge=1)
+    device = _device(device)
     return evaluate(net, TensorLoader(*test, batch_size, mean=mean, std=std, device=device), device=device)[1]
 
 
@@ -310,9 +475,14 @@ def run_strategy(strategy: str, train: tuple[torch.Tensor, torch.Tensor], test: 
     * ``finetune``: pretrained weights, everything trained: head at `lr`, body at `lr` / 10, StepLR(7, 0.1);
     * ``scratch``: random weights, everything trained at `lr`, StepLR(7, 0.1).
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
-    device = device if device is not None else get_device()
+    check_choice("strategy", strategy, STRATEGIES)
+    _check_pair("train", train, ndim=4)
+    _check_pair("test", test, ndim=4)
+    check_int("num_epochs", num_epochs, ge=1)
+    check_float("lr", lr, gt=0)
+    _check_seed(seed)
+    check_int("batch_size", batch_size, ge=1)
+    device = _device(device)
     num_classes = int(torch.cat([train[1], test[1]]).max()) + 1
     set_seed(seed)
     start = time.perf_counter()
@@ -361,8 +531,11 @@ def split(X: torch.Tensor, y: torch.Tensor, num_train: int, seed: int = 0
     >>> (Xtr, ytr), (Xte, yte) = split(torch.zeros(10, 2), torch.arange(10), 7); len(ytr), len(yte)
     (7, 3)
     """
+    _check_xy(X, y)
+    check_int("num_train", num_train)
     if not 0 < num_train < len(y):
         raise ValueError(f"num_train must be in 1..{len(y) - 1}, got {num_train!r}")
+    _check_seed(seed)
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
     tr, te = order[:num_train], order[num_train:]
     return (X[tr], y[tr]), (X[te], y[te])
@@ -379,8 +552,14 @@ def features_vs_scratch(features: tuple[torch.Tensor, torch.Tensor], images: tup
     from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
     from cnnlab.models import small_cnn
 
-    device = device if device is not None else get_device()
-    (F, y), (X, y_img) = features, images
+    (F, y), (X, y_img) = _check_pair("features", features, ndim=2), _check_pair("images", images, ndim=4)
+    _check_xy(test_features, y_test, "test_features", "y_test", ndim=2)
+    _check_xy(test_images, y_test, "test_images", "y_test", ndim=4)
+    check_int("num_epochs", num_epochs, ge=1)
+    _check_seed(seed)
+    check_int("batch_size", batch_size, ge=1)
+    check_int("width", width, ge=1)
+    device = _device(device)
     if not torch.equal(y, y_img) or len(F) != len(X):
         raise ValueError("features and images must hold the same examples with the same labels")
     num_classes = int(torch.cat([y, y_test]).max()) + 1
@@ -408,11 +587,22 @@ def split_classes(X: torch.Tensor, y: torch.Tensor, classes: tuple[int, ...]
     >>> X.flatten().tolist(), y.tolist()
     ([1.0, 3.0, 4.0], [0, 1, 0])
     """
+    _check_xy(X, y)
+    if not isinstance(classes, (tuple, list)) or not all(isinstance(c, int) and not isinstance(c, bool)
+                                                         for c in classes):
+        raise TypeError(f"classes must be a tuple of int class labels, got {type(classes).__name__} {classes!r}")
     if len(set(classes)) != len(classes) or not classes:
         raise ValueError(f"classes must be distinct class labels, got {classes!r}")
     keep = torch.isin(y, torch.tensor(classes))
     relabel = {c: i for i, c in enumerate(classes)}
     return X[keep], torch.tensor([relabel[int(c)] for c in y[keep]], dtype=torch.int64)
+
+
+def _check_sequential(name: str, net: Any) -> nn.Sequential:
+    _check_net(net, name)
+    if not isinstance(net, nn.Sequential):
+        raise TypeError(f"{name} must be an nn.Sequential (its layers are cut by position), got {type(net).__name__}")
+    return net
 
 
 def conv_cuts(net: nn.Sequential) -> list[int]:
@@ -422,6 +612,7 @@ def conv_cuts(net: nn.Sequential) -> list[int]:
     >>> conv_cuts(small_cnn())  # conv blocks are children 0, 2 and 4
     [0, 1, 3, 5]
     """
+    _check_sequential("net", net)
     head = head_name(net)
     return [0] + [i + 1 for i, (name, m) in enumerate(net.named_children())
                   if name != head and any(True for _ in m.parameters())]
@@ -429,8 +620,11 @@ def conv_cuts(net: nn.Sequential) -> list[int]:
 
 def copy_first_layers(source: nn.Sequential, target: nn.Sequential, n: int) -> nn.Sequential:
     """Copy the weights and BatchNorm statistics of `source`'s first `n` layers into `target`; returns `target`."""
-    cuts = conv_cuts(target)
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < len(cuts):
+    _check_sequential("source", source)
+    cuts = conv_cuts(_check_sequential("target", target))
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n must be an int (layers with weights to copy), got {type(n).__name__} {n!r}")
+    if not 0 <= n < len(cuts):
         raise ValueError(f"n must be an int in 0..{len(cuts) - 1} (layers with weights below the head), got {n!r}")
     for i in range(cuts[n]):
         target[i].load_state_dict(source[i].state_dict())
@@ -449,7 +643,16 @@ def yosinski(A: tuple[torch.Tensor, torch.Tensor], B: tuple[torch.Tensor, torch.
     """
     from cnnlab.models import small_cnn
 
-    device = device if device is not None else get_device()
+    for name, pair in (("A", A), ("B", B), ("B_test", B_test)):
+        _check_pair(name, pair, ndim=4)
+    check_int("num_epochs", num_epochs, ge=1)
+    _check_seed(seed)
+    check_int("width", width, ge=1)
+    check_float("lr", lr, gt=0)
+    check_int("batch_size", batch_size, ge=1)
+    check_float("mean", mean)
+    check_float("std", std, gt=0)
+    device = _device(device)
     num_classes = int(torch.cat([A[1], B[1]]).max()) + 1
     kw = dict(num_epochs=num_epochs, lr=lr, batch_size=batch_size, mean=mean, std=std, device=device, seed=seed,
               progress=False)
@@ -490,6 +693,9 @@ def per_class_subset(y: torch.Tensor, n_per_class: int, seed: int = 0) -> torch.
     >>> per_class_subset(torch.tensor([0, 1, 0, 1, 0, 1]), 2).shape
     torch.Size([4])
     """
+    check_tensor("y", y, ndim=1, dtype="int")
+    check_int("n_per_class", n_per_class, ge=1)
+    _check_seed(seed)
     g = torch.Generator().manual_seed(seed)
     idx = []
     for c in torch.unique(y).tolist():
@@ -509,13 +715,21 @@ def photo_patches(names: tuple[str, ...], num_per_photo: int, region: str, *, pa
     """
     from cnnlab.data import load_photo
 
-    if region not in ("train", "test"):
-        raise ValueError(f"region must be 'train' or 'test', got {region!r}")
+    if not isinstance(names, (tuple, list)) or not names or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"names must be a non-empty tuple of photo names (str), got {type(names).__name__} {names!r}")
+    check_int("num_per_photo", num_per_photo, ge=1)
+    check_choice("region", region, ("train", "test"))
+    check_int("patch", patch, ge=1)
+    check_int("size", size, ge=1)
+    _check_seed(seed)
     g = torch.Generator().manual_seed(seed)
     Xs, ys = [], []
     for label, name in enumerate(names):
         photo = load_photo(name).permute(2, 0, 1).float()  # (H, W, 3) -> (3, H, W)
         H, W = photo.shape[1:]
+        if patch > min(H, W // 2):
+            raise ValueError(f"patch must fit in half of every photo: at most {min(H, W // 2)} px for {name!r} "
+                             f"({H} x {W}), got {patch}")
         x_lo = 0 if region == "train" else W // 2
         x_hi = W // 2 - patch if region == "train" else W - patch
         ys0 = torch.randint(0, H - patch + 1, (num_per_photo,), generator=g).tolist()
@@ -529,9 +743,14 @@ def photo_patches(names: tuple[str, ...], num_per_photo: int, region: str, *, pa
 def linear_probe(F: torch.Tensor, y: torch.Tensor, F_test: torch.Tensor, y_test: torch.Tensor, *, num_epochs: int,
                  lr: float = 0.01, seed: int = 0, batch_size: int = 50, device: torch.device | None = None) -> float:
     """Feature extractor: test accuracy of a linear layer trained on frozen (cached) features."""
-    set_seed(seed)
+    _check_xy(F, y, "F", "y", ndim=2)
+    _check_xy(F_test, y_test, "F_test", "y_test", ndim=2)
+    check_int("num_epochs", num_epochs, ge=1)
+    check_float("lr", lr, gt=0)
+    check_int("batch_size", batch_size, ge=1)
+    device = _device(device)
+    set_seed(_check_seed(seed))
     head = nn.Linear(F.shape[1], int(torch.cat([y, y_test]).max()) + 1)  # (N, D) -> (N, num_classes)
-    device = device if device is not None else get_device()
     fit(head, (F, y), num_epochs=num_epochs, lr=lr, batch_size=batch_size, device=device, seed=seed, progress=False)
     return accuracy_on(head, (F_test, y_test), device=device)
 
@@ -545,13 +764,20 @@ def scratch_cnn(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tens
     """
     from cnnlab.models import small_cnn
 
-    set_seed(seed)
+    _check_pair("train", train, ndim=4)
+    _check_pair("test", test, ndim=4)
+    check_int("num_epochs", num_epochs, ge=1)
+    check_float("lr", lr, gt=0)
+    check_int("width", width, ge=1)
+    check_int("batch_size", batch_size, ge=1)
+    check_callable("augment", augment)
+    device = _device(device)
+    set_seed(_check_seed(seed))
     net = small_cnn(in_channels=train[0].shape[1], num_classes=int(torch.cat([train[1], test[1]]).max()) + 1,
                     width=width)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     steps = num_epochs * math.ceil(len(train[1]) / batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)  # to 0: a stable final accuracy
-    device = device if device is not None else get_device()
     fit(net, train, num_epochs=num_epochs, optimizer=opt, scheduler=sched, step_scheduler="batch", mean=mean, std=std,
         augment=augment, batch_size=batch_size, device=device, seed=seed, progress=False)
     return accuracy_on(net, test, mean=mean, std=std, device=device)
@@ -566,8 +792,16 @@ def finetune_top(M: torch.Tensor, y: torch.Tensor, M_test: torch.Tensor, y_test:
     ``first=0``: the whole network is fine-tuned). The body runs at ``lr * body_lr_factor`` (the lectures' 1/10),
     the head at `lr`, both times 0.1 every `step_size` epochs (StepLR).
     """
-    device = device if device is not None else get_device()
-    set_seed(seed)
+    _check_first(first)
+    _check_xy(M, y, "M", "y", ndim=4)
+    _check_xy(M_test, y_test, "M_test", "y_test", ndim=4)
+    check_int("num_epochs", num_epochs, ge=1)
+    check_float("lr", lr, gt=0)
+    check_float("body_lr_factor", body_lr_factor, gt=0)
+    check_int("step_size", step_size, ge=1)
+    check_int("batch_size", batch_size, ge=1)
+    device = _device(device)
+    set_seed(_check_seed(seed))
     pretrained = pretrained_mobilenet_v2()
     num_classes = int(torch.cat([y, y_test]).max()) + 1
     net = nn.Sequential(*pretrained.features[first:], nn.AdaptiveAvgPool2d(1), nn.Flatten(),
@@ -579,10 +813,20 @@ def finetune_top(M: torch.Tensor, y: torch.Tensor, M_test: torch.Tensor, y_test:
     return accuracy_on(net, (M_test, y_test), device=device)
 
 
+def _check_first(first: Any) -> int:
+    if isinstance(first, bool) or not isinstance(first, int):
+        raise TypeError(f"first must be an int in 0..18 (a MobileNetV2 feature block), got {type(first).__name__} "
+                        f"{first!r}")
+    if not 0 <= first <= 18:
+        raise ValueError(f"first must be an int in 0..18 (MobileNetV2 has 19 feature blocks), got {first!r}")
+    return first
+
+
 def block_inputs(X: torch.Tensor, first: int, batch_size: int = 128) -> torch.Tensor:
     """What block `first` of pretrained MobileNetV2 sees for ImageNet-ready `X` (cached); `X` itself if first=0."""
-    if isinstance(first, bool) or not isinstance(first, int) or not 0 <= first <= 18:
-        raise ValueError(f"first must be an int in 0..18 (MobileNetV2 has 19 feature blocks), got {first!r}")
+    check_tensor("X", X, ndim=4, dtype="float", finite=True)
+    _check_first(first)
+    check_int("batch_size", batch_size, ge=1)
     if first == 0:
         return X
     blocks = nn.Sequential(*pretrained_mobilenet_v2().features[:first]).eval()
@@ -597,4 +841,13 @@ def best_of(accs: dict[str, list[float]]) -> str:
     >>> best_of({"features": [0.8, 0.9], "scratch": [0.7, 0.7]})
     'features'
     """
+    if not isinstance(accs, dict):
+        raise TypeError(f"accs must be a dict of strategy -> list of accuracies, got {type(accs).__name__}")
+    if not accs:
+        raise ValueError("accs must not be empty: no strategy to choose from")
+    for name, values in accs.items():
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(f"accs[{name!r}] must be a non-empty list of accuracies, got {values!r}")
+        for v in values:
+            check_float(f"accs[{name!r}] values", v)
     return max(accs, key=lambda k: sum(accs[k]) / len(accs[k]))

