@@ -50,3 +50,39 @@ def test_flop_rates_count_what_torch_flop_counter_counts(one_second_per_timing):
     forward = counter.get_total_flops()
     per_step = bench.train_gflops(X, y, CPU, batch_size=32, steps=2) * 1e9 / 2  # 2 timed steps in 1 s
     assert 2.5 * forward < per_step <= 3 * forward  # forward + backward (about 2x forward; no input gradient)
+
+
+IMAGES, LABELS = torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.zeros(4, dtype=torch.int64)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: bench.matmul_gflops(CPU, n=8, repeats=-1), ValueError, r"repeats must be an int >= 1, got -1"),
+    (lambda: bench.matmul_gflops(CPU, n=0), ValueError, r"n must be an int >= 1, got 0"),
+    (lambda: bench.matmul_gflops(CPU, n=8.0), TypeError, r"n must be an int, got float 8.0"),
+    (lambda: bench.matmul_gflops("tpu"), ValueError, r"device must name a device"),
+    (lambda: bench.matmul_gflops(None), TypeError, r"device must be a str or torch.device, got NoneType"),
+    (lambda: bench.train_gflops(IMAGES, LABELS, CPU, batch_size=4, steps=2), ValueError,
+     r"X must hold at least batch_size \* steps = 4 \* 2 = 8 images, got 4"),
+    (lambda: bench.train_gflops(IMAGES.float(), LABELS, CPU), ValueError, r"X must be \(N, 1, H, W\) uint8 images"),
+    (lambda: bench.train_gflops(IMAGES, LABELS[:3], CPU), ValueError, r"X and y must hold as many examples"),
+    (lambda: bench.data_path_ratio(IMAGES, LABELS, CPU, batch_size=0), ValueError, r"batch_size must be an int >= 1"),
+    (lambda: bench.data_path_ratio(IMAGES[0], LABELS, CPU), ValueError, r"X must have 4 dimensions"),
+    (lambda: bench.seconds_to_accuracy((IMAGES, LABELS), CPU), TypeError,
+     r"data must be \(\(X, y\), \(X_test, y_test\)\)"),
+    (lambda: bench.seconds_to_accuracy(((IMAGES, LABELS),) * 2, CPU, target=float("nan")), ValueError,
+     r"target must be a finite number > 0 and <= 1, got nan"),
+    (lambda: bench.seconds_to_accuracy(((IMAGES, LABELS),) * 2, CPU, max_epochs=0), ValueError,
+     r"max_epochs must be an int >= 1, got 0"),
+    (lambda: bench.write_idx(IMAGES.float(), "x"), TypeError,
+     r"tensor must be a uint8 tensor, got dtype torch.float32"),
+    (lambda: bench.main("--device cpu"), TypeError, r"argv must be a list of strings or None"),
+])
+def test_bad_arguments_are_refused_before_any_work(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_main_refuses_a_nonpositive_epoch_budget(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--device", "cpu", "--max-epochs", "0"])
+    assert "--max-epochs must be >= 1, got 0" in capsys.readouterr().err
