@@ -30,6 +30,10 @@ from torch import nn
 
 from cnnlab.conv_arith import _int, conv_output_size, receptive_field, transposed_output_size
 from cnnlab.conv_plots import (HIGHLIGHT_OUTPUT, INPUT_COLOR, INPUT_EDGE, OUTPUT_COLOR, OUTPUT_EDGE, WINDOW_COLOR)
+from cnnlab.validation import check_bool, check_int, check_module
+
+__all__ = ["ConvGeometry", "ConvExplorer", "conv_geometry", "describe", "draw_conv", "explore", "torch_layer",
+           "torch_output_size"]
 
 # What the sliders of `explore()` allow; the functions themselves accept any valid setting.
 SLIDER_RANGES = {"input_size": (1, 9), "kernel_size": (1, 5), "stride": (1, 3), "padding": (0, 3), "dilation": (1, 3)}
@@ -42,6 +46,9 @@ def torch_layer(kernel_size: int, stride: int = 1, padding: int = 0, dilation: i
     >>> torch_layer(3, stride=2, padding=1)
     Conv2d(1, 1, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)
     """
+    kernel_size, stride = _int("kernel_size", kernel_size, 1), _int("stride", stride, 1)
+    padding, dilation = _int("padding", padding, 0), _int("dilation", dilation, 1)
+    check_bool("transposed", transposed)
     kind = nn.ConvTranspose2d if transposed else nn.Conv2d
     layer = kind(1, 1, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=False)
     with torch.no_grad():
@@ -51,6 +58,8 @@ def torch_layer(kernel_size: int, stride: int = 1, padding: int = 0, dilation: i
 
 def torch_output_size(layer: nn.Module, input_size: int) -> int:
     """Output height of `layer` on zeros(1, 1, n, n); a ValueError with PyTorch's message where PyTorch rejects it."""
+    check_module("layer", layer)
+    input_size = _int("input_size", input_size, 1)
     try:
         with torch.no_grad():
             size = layer(torch.zeros(1, 1, input_size, input_size)).shape[-1]
@@ -173,8 +182,7 @@ def conv_geometry(input_size: int, kernel_size: int, stride: int = 1, padding: i
     n = _int("input_size", input_size, 1)
     k, s = _int("kernel_size", kernel_size, 1), _int("stride", stride, 1)
     p, d = _int("padding", padding, 0), _int("dilation", dilation, 1)
-    if not isinstance(transposed, bool):
-        raise TypeError(f"transposed must be a bool, got {type(transposed).__name__} {transposed!r}")
+    check_bool("transposed", transposed)
     if transposed:
         size = transposed_output_size(n, k, stride=s, padding=p, dilation=d)
     else:
@@ -200,6 +208,8 @@ def _span(values: list[int]) -> str:
 
 def describe(g: ConvGeometry, position: tuple[int, int] = (0, 0)) -> str:
     """What the explorer shows as text: the layer, its output size twice, the receptive field, one output's window."""
+    if not isinstance(g, ConvGeometry):
+        raise TypeError(f"g must be a ConvGeometry (from conv_geometry(...)), got {type(g).__name__}")
     n, o = g.input_size, g.output_size
     lines = [f"{g.layer} on a {n}x{n} input",
              f"output size: {_size_formula(g)}  |  PyTorch: {g.torch_output_size}x{g.torch_output_size}"]
@@ -230,6 +240,8 @@ def draw_conv(input_size: int = 5, kernel_size: int = 3, stride: int = 1, paddin
 
     Patches carry a `gid` ("input", "padding", "zero", "tap", "window", "output", "highlight") so tests can count them.
     """
+    if fig is not None and not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure or None, got {type(fig).__name__}")
     g = conv_geometry(input_size, kernel_size, stride, padding, dilation, transposed)
     i, j = g._check_position(position)
     G, o = g.grid_size, g.output_size
@@ -318,11 +330,12 @@ class ConvExplorer(widgets.VBox):
         self.sliders = {}
         for name, value in values.items():
             low, high = SLIDER_RANGES[name]
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            if not low <= check_int(name, value) <= high:
                 raise ValueError(f"{name} must be an int in [{low}, {high}] for the explorer's slider, got {value!r}")
             self.sliders[name] = widgets.IntSlider(value=value, min=low, max=high, description=name.replace("_", " "),
                                                    continuous_update=False, style={"description_width": "80px"})
-        self.transposed = widgets.Checkbox(value=bool(transposed), description="transposed (nn.ConvTranspose2d)")
+        self.transposed = widgets.Checkbox(value=check_bool("transposed", transposed),
+                                           description="transposed (nn.ConvTranspose2d)")
         self.position = widgets.Dropdown(description="output", options=[], style={"description_width": "80px"})
         self.text = widgets.HTML()
         self.image = widgets.Image(format="png")
@@ -378,6 +391,6 @@ def explore(input_size: int = 5, kernel_size: int = 3, stride: int = 1, padding:
     """The interactive explorer, or with `static=True` the same drawing as a plain figure (no widgets needed)."""
     settings = dict(input_size=input_size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
                     transposed=transposed)
-    if static:
+    if check_bool("static", static):
         return draw_conv(**settings)
     return ConvExplorer(**settings)

@@ -15,7 +15,8 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from torch import nn  # noqa: E402
 
-from cnnlab.explorer import ConvExplorer, conv_geometry, describe, draw_conv, explore  # noqa: E402
+from cnnlab.explorer import (ConvExplorer, conv_geometry, describe, draw_conv, explore, torch_layer,  # noqa: E402
+                             torch_output_size)
 
 SIZES, KERNELS, STRIDES, PADDINGS, DILATIONS = range(1, 7), range(1, 5), range(1, 4), range(0, 4), range(1, 3)
 
@@ -135,8 +136,26 @@ def test_bad_types_and_positions():
         conv_geometry(5, 3, transposed=1)
     with pytest.raises(ValueError, match="outside the 3x3 output"):
         draw_conv(5, 3, position=(3, 0))
-    with pytest.raises(ValueError, match=r"in \[1, 9\]"):
+    with pytest.raises(ValueError, match=r"input_size must be an int in \[1, 9\] for the explorer's slider, got 12"):
         ConvExplorer(input_size=12)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: ConvExplorer(stride=2.0), TypeError, r"stride must be an int, got float 2.0"),
+    (lambda: ConvExplorer(transposed="no"), TypeError, r"transposed must be True or False \(a bool\), got str 'no'"),
+    (lambda: explore(static="no"), TypeError, r"static must be True or False \(a bool\), got str 'no'"),
+    (lambda: torch_layer(0), ValueError, r"kernel_size must be a positive int, got 0"),
+    (lambda: torch_layer(3, padding=-1), ValueError, r"padding must be an int >= 0, got -1"),
+    (lambda: torch_layer(3, transposed=1), TypeError, r"transposed must be True or False"),
+    (lambda: torch_output_size("conv", 5), TypeError, r"layer must be a torch.nn.Module, got str"),
+    (lambda: torch_output_size(torch_layer(3), 0), ValueError, r"input_size must be a positive int, got 0"),
+    (lambda: describe((5, 3)), TypeError, r"g must be a ConvGeometry"),
+    (lambda: describe(conv_geometry(5, 3), position=(0, -1)), ValueError, r"position\[1\] must be an int >= 0"),
+    (lambda: draw_conv(fig="fig"), TypeError, r"fig must be a matplotlib Figure or None, got str"),
+])
+def test_bad_arguments_name_the_argument(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
 
 
 def test_widget_builds_headless_and_updates():
