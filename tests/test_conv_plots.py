@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from cnnlab.conv_plots import show_feature_maps, show_filters, show_grids, show_images  # noqa: E402
+from cnnlab.conv_plots import (draw_grid, matrix_text, show_feature_maps, show_filters, show_grids,  # noqa: E402
+                               show_images)
 
 
 def test_show_grids_labels_every_cell():
@@ -59,3 +60,36 @@ def test_show_feature_maps_one_panel_per_channel():
     plt.close(fig)
     with pytest.raises(ValueError, match="3-D"):
         show_feature_maps(torch.rand(1, 8, 14, 14))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: show_grids([[[1, 2], [3]]], ["x"], ["input"]), ValueError, r"matrices\[0\] must be a rectangular matrix"),
+    (lambda: show_grids([torch.zeros(0, 2)], ["x"], ["input"]), ValueError, r"matrices\[0\] must not be empty"),
+    (lambda: show_grids([[["a", "b"]]], ["x"], ["input"]), TypeError, r"matrices\[0\] must hold real numbers"),
+    (lambda: show_grids([], [], []), ValueError, r"matrices must not be empty"),
+    (lambda: show_grids([torch.eye(2)], ["x"], ["input"], decimals=-1), ValueError, r"decimals must be an int >= 0"),
+    (lambda: show_grids([torch.eye(2)], ["x"], ["input"], cell_inches=float("nan")), ValueError,
+     r"cell_inches must be a finite number > 0"),
+    (lambda: show_grids([[[1, 2], [3, 4]]], ("x",), ("output",), decimals=0), None, None),
+    (lambda: matrix_text(torch.eye(2), decimals=1.5), TypeError, r"decimals must be an int, got float 1.5"),
+    (lambda: matrix_text("1 2; 3 4"), TypeError, r"matrix must be a tensor, an array or nested lists"),
+    (lambda: show_images([torch.zeros(4, 4)], ["a"], ncols=0), ValueError, r"ncols must be an int >= 1, got 0"),
+    (lambda: show_images([torch.zeros(4, 4)], "a"), TypeError, r"titles must be a list of strings, got str"),
+    (lambda: show_images([torch.zeros(4, 4)], [1]), TypeError, r"titles\[0\] must be a str, got int"),
+    (lambda: show_images([torch.zeros(4)], ["a"]), ValueError, r"images\[0\]: expected a 2-D or 3-D matrix"),
+    (lambda: show_images([torch.zeros(4, 4, 5)], ["a"]), ValueError, r"images\[0\] must be \(H, W\) or \(H, W, 3"),
+    (lambda: show_images([torch.zeros(4, 4)], ["a"], symmetric=["no"]), TypeError, r"symmetric\[0\] must be True or"),
+    (lambda: show_images([torch.zeros(4, 4)], ["a"], symmetric=[True, False]), ValueError, r"one flag per image"),
+    (lambda: show_filters(np.zeros((2, 1, 3, 3))), TypeError, r"weight must be a torch.Tensor, got ndarray"),
+    (lambda: show_filters(torch.zeros(2, 1, 3, 3), size=0), ValueError, r"size must be a finite number > 0"),
+    (lambda: show_feature_maps(torch.zeros(2, 4, 4), ncols=-1), ValueError, r"ncols must be an int >= 1, got -1"),
+    (lambda: show_feature_maps(torch.zeros(0, 4, 4)), ValueError, r"maps must not be empty"),
+    (lambda: draw_grid("ax", torch.eye(2)), TypeError, r"ax must be a matplotlib Axes, got str"),
+])
+def test_bad_arguments_name_the_argument(call, error, message):
+    if error is None:  # a valid call among the bad ones: the checks do not refuse good input
+        plt.close(call())
+        return
+    with pytest.raises(error, match=message):
+        call()
+    plt.close("all")
