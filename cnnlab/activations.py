@@ -250,13 +250,14 @@ def vanishing_gradient_experiment(
     Each activation gets the initialisation that keeps its forward signal alive (notebook 05), so what is left of
     the shrinking is the activation's own derivative.
     """
-    from cnnlab.initialization import deep_mlp, init_weights
+    from cnnlab.initialization import init_weights
+    from cnnlab.models import mlp
     from cnnlab.runtime import set_seed
 
     X, y, norm = _fashion(n)
     X = (X.float() / 255 - norm["mean"]) / norm["std"]
     set_seed(seed)
-    net = deep_mlp(784, width, depth, get_activation(activation).module, num_classes=10)
+    net = mlp([width] * depth, activation=get_activation(activation).module)
     init_weights(net, "he" if "relu" in activation else "xavier")
     return layer_gradient_rms(net, X, y)
 
@@ -280,7 +281,8 @@ def dying_relu_experiment(
     A hidden unit is "off" when its pre-activation is <= 0 for every training image. For ReLU an off unit is
     dead: its output and its gradient are 0 for every image, so no later step can change its weights.
     """
-    from cnnlab.initialization import deep_mlp, init_weights
+    from cnnlab.initialization import init_weights
+    from cnnlab.models import mlp
     from cnnlab.runtime import get_device, set_seed
     from cnnlab.train import fit
 
@@ -289,7 +291,7 @@ def dying_relu_experiment(
     slope = LEAK if activation == "leaky_relu" else 0.0
     X, y, norm = _fashion(n_train)
     set_seed(seed)
-    net = init_weights(deep_mlp(784, width, 1, act.module, num_classes=10), "he", negative_slope=slope)
+    net = init_weights(mlp([width], activation=act.module), "he", negative_slope=slope)
     hidden = net[1]  # Flatten, Linear (784 -> width), activation, Linear (width -> 10)
 
     def off_units() -> torch.Tensor:

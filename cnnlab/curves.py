@@ -26,9 +26,9 @@ from typing import Sequence
 from functools import lru_cache
 
 import torch
-from torch import nn
 
 from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
+from cnnlab.models import mlp
 from cnnlab.runtime import set_seed
 from cnnlab.train import History, fit
 
@@ -175,19 +175,6 @@ CASES: dict[str, dict] = {
 }
 
 
-def mlp(
-    hidden: Sequence[int] = (64,), dropout: float = 0.0, in_features: int = 784, num_classes: int = 10
-) -> nn.Sequential:
-    """A plain multilayer perceptron for 28x28 images: Flatten, then Linear-ReLU(-Dropout) blocks, then Linear."""
-    layers: list[nn.Module] = [nn.Flatten()]  # (N, 1, 28, 28) -> (N, 784)
-    d = in_features
-    for h in hidden:
-        layers += [nn.Linear(d, h), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])  # -> (N, h)
-        d = h
-    layers.append(nn.Linear(d, num_classes))  # -> (N, num_classes) logits
-    return nn.Sequential(*layers)
-
-
 @lru_cache(maxsize=1)
 def fashion_subsets(n_train: int = 4000, n_val: int = 1000) -> tuple[torch.Tensor, ...]:
     """(X_train, y_train, X_val, y_val): the first n_train train and n_val test images of Fashion-MNIST, cached."""
@@ -236,7 +223,7 @@ def run_case(
         val = deduplicate(*val, train[0])[:2]
     c = {**CASES[name], **overrides}
     set_seed(seed)
-    net = mlp(c["hidden"], c.get("dropout", 0.0))
+    net = mlp(c["hidden"], dropout=c.get("dropout", 0.0))
     optimizer = torch.optim.SGD(net.parameters(), lr=c["lr"], momentum=0.9, weight_decay=c["weight_decay"])
     return fit(net, train, val, num_epochs=c["num_epochs"], optimizer=optimizer, batch_size=c.get("batch_size", 128),
                mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, device=device, seed=seed, progress=False)

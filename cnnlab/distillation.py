@@ -9,11 +9,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnlab.curves import mlp
-from cnnlab.ensembles import NORM, accuracy_of, predict_proba, train_member
-from cnnlab.models import fast_cnn
+from cnnlab.ensembles import NORM, train_member
+from cnnlab.models import fast_cnn, mlp
 from cnnlab.runtime import set_seed
-from cnnlab.train import fit
+from cnnlab.train import accuracy, fit, predict
 from cnnlab.validation import check_float, check_module, check_tensor
 
 __all__ = ["distillation_loss", "Distill", "distillation_experiment"]
@@ -106,12 +105,12 @@ def distillation_experiment(
     teacher_train = teacher_data if teacher_data is not None else (X_train, y_train)
     teacher = train_member(teacher_train, seed, hidden=teacher_hidden, num_epochs=num_epochs, device=device,
                            make_net=make_teacher)
-    result = {"teacher": accuracy_of(predict_proba(teacher, X_test, **NORM), y_test)}
+    result = {"teacher": accuracy(predict(teacher, X_test, **NORM), y_test)}
     for name in ("labels only", "distilled"):
         set_seed(seed)
         student = mlp(student_hidden)
         net = Distill(student, teacher, T, alpha) if name == "distilled" else student
         fit(net, (X_train, y_train), None, num_epochs=num_epochs, lr=student_lr, batch_size=64, device=device,
             loss_fn=net.loss if name == "distilled" else None, seed=seed, progress=False, **NORM)
-        result[name] = accuracy_of(predict_proba(student, X_test, **NORM), y_test)
+        result[name] = accuracy(predict(student, X_test, **NORM), y_test)
     return result

@@ -9,24 +9,16 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from cnnlab.curves import mlp
 from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
+from cnnlab.models import mlp
 from cnnlab.runtime import set_seed
-from cnnlab.train import History, Snapshots, TensorLoader, fit
+from cnnlab.train import History, Snapshots, accuracy, fit, predict
 
 Data = tuple[torch.Tensor, torch.Tensor]
 NORM = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
 
 
 @torch.no_grad()
-def predict_proba(net: nn.Module, X: torch.Tensor, batch_size: int = 1000, **norm) -> torch.Tensor:
-    """Softmax probabilities (N, K) of `net` on images X (uint8 or float; normalised with `mean`/`std` if given)."""
-    device = next(net.parameters()).device
-    net.eval()
-    loader = TensorLoader(X, torch.zeros(len(X), dtype=torch.long), batch_size, device=device, **norm)
-    return torch.cat([net(xb).softmax(dim=1).cpu() for xb, _ in loader])  # (N, K)
-
-
 def ensemble_proba(probas: Sequence[torch.Tensor]) -> torch.Tensor:
     """The ensemble's prediction: the mean of the members' (N, K) probabilities.
 
@@ -40,18 +32,9 @@ def ensemble_proba(probas: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(list(probas)).mean(dim=0)  # (M, N, K) -> (N, K)
 
 
-def accuracy_of(proba: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of rows whose most probable class is the label.
-
-    >>> accuracy_of(torch.tensor([[0.6, 0.4], [0.2, 0.8]]), torch.tensor([0, 0]))
-    0.5
-    """
-    return (proba.argmax(dim=1) == y).float().mean().item()
-
-
 def ensemble_curve(probas: Sequence[torch.Tensor], y: torch.Tensor) -> list[float]:
     """Accuracy of the ensemble of the first m members, for m = 1..M."""
-    return [accuracy_of(ensemble_proba(probas[:m]), y) for m in range(1, len(probas) + 1)]
+    return [accuracy(ensemble_proba(probas[:m]), y) for m in range(1, len(probas) + 1)]
 
 
 def top_k(scores: Sequence[float], k: int) -> list[int]:
@@ -82,7 +65,7 @@ def train_member(
     num_epochs: int = 10, batch_size: int = 64, device: torch.device | str | None = None,
     make_net: Callable[[], nn.Module] | None = None,
 ) -> nn.Module:
-    """One ensemble member: `curves.mlp(hidden)` (or `make_net()`) trained with SGD (momentum 0.9) from seed `seed`
+    """One ensemble member: `models.mlp(hidden)` (or `make_net()`) trained with SGD (momentum 0.9) from seed `seed`
     via `fit`."""
     set_seed(seed)
     net = make_net() if make_net is not None else mlp(hidden)
@@ -96,8 +79,8 @@ def seed_ensemble(seeds: Sequence[int], data: tuple[torch.Tensor, ...], **member
     """Train one member per seed; returns (accuracy of each member, accuracy of the first-m ensemble, m = 1..M) on the
     test images of `data` (a `fashion_split`)."""
     X_train, y_train, _, _, X_test, y_test = data
-    probas = [predict_proba(train_member((X_train, y_train), s, **member_kw), X_test, **NORM) for s in seeds]
-    return [accuracy_of(p, y_test) for p in probas], ensemble_curve(probas, y_test)
+    probas = [predict(train_member((X_train, y_train), s, **member_kw), X_test, **NORM).softmax(1) for s in seeds]
+    return [accuracy(p, y_test) for p in probas], ensemble_curve(probas, y_test)
 
 
 def snapshot_fit(
@@ -131,8 +114,8 @@ def snapshot_ensemble(seed: int, data: tuple[torch.Tensor, ...], *, hidden: Sequ
     probas = []
     for state in snapshots:
         net.load_state_dict(state)
-        probas.append(predict_proba(net, X_test, **NORM))
-    return [accuracy_of(p, y_test) for p in probas] + [accuracy_of(ensemble_proba(probas), y_test)], history
+        probas.append(predict(net, X_test, **NORM).softmax(1))
+    return [accuracy(p, y_test) for p in probas] + [accuracy(ensemble_proba(probas), y_test)], history
 
 
 def snapshot_vs_plain(seed: int, data: tuple[torch.Tensor, ...], *, lr: float = 0.1, num_cycles: int = 3,
@@ -144,7 +127,7 @@ def snapshot_vs_plain(seed: int, data: tuple[torch.Tensor, ...], *, lr: float = 
                                 device=device)
     plain = train_member(data[:2], seed, lr=plain_lr, num_epochs=num_cycles * epochs_per_cycle, device=device)
     return {"snapshot ensemble": accs[-1], "snapshots, mean": sum(accs[:-1]) / num_cycles, "last snapshot": accs[-2],
-            "plain run": accuracy_of(predict_proba(plain, data[4], **NORM), data[5])}
+            "plain run": accuracy(predict(plain, data[4], **NORM).softmax(1), data[5])}
 
 
 def top_k_experiment(seed: int, data: tuple[torch.Tensor, ...], lrs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1,
@@ -153,10 +136,10 @@ def top_k_experiment(seed: int, data: tuple[torch.Tensor, ...], lrs: Sequence[fl
     of the top-k members (mean), of their ensemble and of the ensemble of all members."""
     X_train, y_train, X_val, y_val, X_test, y_test = data
     nets = [train_member((X_train, y_train), seed, lr=lr, device=device, **member_kw) for lr in lrs]
-    val_acc = [accuracy_of(predict_proba(net, X_val, **NORM), y_val) for net in nets]
-    test_p = [predict_proba(net, X_test, **NORM) for net in nets]
+    val_acc = [accuracy(predict(net, X_val, **NORM).softmax(1), y_val) for net in nets]
+    test_p = [predict(net, X_test, **NORM).softmax(1) for net in nets]
     best = top_k(val_acc, k)
-    return {"best member": accuracy_of(test_p[best[0]], y_test),
-            f"top-{k} members, mean": sum(accuracy_of(test_p[i], y_test) for i in best) / k,
-            f"top-{k} ensemble": accuracy_of(ensemble_proba([test_p[i] for i in best]), y_test),
-            "all members": accuracy_of(ensemble_proba(test_p), y_test)}
+    return {"best member": accuracy(test_p[best[0]], y_test),
+            f"top-{k} members, mean": sum(accuracy(test_p[i], y_test) for i in best) / k,
+            f"top-{k} ensemble": accuracy(ensemble_proba([test_p[i] for i in best]), y_test),
+            "all members": accuracy(ensemble_proba(test_p), y_test)}

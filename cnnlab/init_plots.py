@@ -11,7 +11,8 @@ import torch
 from matplotlib.figure import Figure
 
 from cnnlab.activations import ACTIVATIONS, get_activation
-from cnnlab.initialization import SCHEMES, LayerStats, activation_stats, deep_mlp, init_weights, only
+from cnnlab.initialization import SCHEMES, LayerStats, activation_stats, init_weights, only
+from cnnlab.models import mlp
 
 
 def plot_activation_functions(names: Sequence[str] = tuple(ACTIVATIONS), x_range: tuple[float, float] = (-5, 5),
@@ -115,7 +116,7 @@ def histograms_for(activation: str, scheme: str, depth: int, width: int, n: int 
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; allowed: {', '.join(SCHEMES)}")
     torch.manual_seed(seed)
-    net = init_weights(deep_mlp(width, width, depth, act.module), scheme)
+    net = init_weights(mlp([width] * depth, in_features=width, num_classes=None, activation=act.module), scheme)
     X = torch.randn(n, width)  # (N, width)
     kind = type(act.module()).__name__
     stats = only(activation_stats(net, X, hist_range=HIST_RANGES.get(activation, (-1.0, 3.0)), bins=40), kind)

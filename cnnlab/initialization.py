@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cnnlab.models import forward_hooks, leaf_layers, mlp, plain_cnn
 from cnnlab.train import TensorLoader
+from cnnlab.validation import module_device
 
 SCHEMES = ("zeros", "uniform", "normal", "small_normal", "xavier", "he")
 SCHEME_OPTIONS = {  # the keyword arguments each scheme accepts, with their defaults
@@ -169,45 +171,6 @@ def init_weights(net: nn.Module, scheme: str, *, generator: torch.Generator | No
 # ----------------------------------------------------------------------------------------------------------
 # Networks for the experiments
 # ----------------------------------------------------------------------------------------------------------
-def deep_mlp(
-    in_features: int, width: int, depth: int, activation: Callable[[], nn.Module], num_classes: int | None = None
-) -> nn.Sequential:
-    """`depth` hidden layers (Linear -> activation) of `width` units, and a Linear classifier if `num_classes`.
-
-    >>> deep_mlp(784, 64, 3, nn.ReLU, num_classes=10)(torch.zeros(2, 1, 28, 28)).shape
-    torch.Size([2, 10])
-    """
-    if min(in_features, width, depth) < 1:
-        raise ValueError(f"need in_features, width, depth >= 1; got {in_features}, {width}, {depth}")
-    layers: list[nn.Module] = [nn.Flatten()]  # (N, ...) -> (N, in_features)
-    for i in range(depth):
-        layers += [nn.Linear(in_features if i == 0 else width, width), activation()]  # -> (N, width)
-    if num_classes is not None:
-        layers.append(nn.Linear(width, num_classes))  # -> (N, num_classes)
-    return nn.Sequential(*layers)
-
-
-def plain_convnet(
-    depth: int, channels: int, activation: Callable[[], nn.Module] = nn.ReLU, in_channels: int = 1,
-    num_classes: int | None = 10, stem_stride: int = 1,
-) -> nn.Sequential:
-    """A plain (no BatchNorm, no skips) stack: `depth` 3x3 convs of `channels`, then global average pool + Linear.
-
-    The first conv may stride (`stem_stride`) to shrink the image and the cost; all others keep the size.
-
-    >>> plain_convnet(depth=4, channels=8, stem_stride=2)(torch.zeros(2, 1, 28, 28)).shape
-    torch.Size([2, 10])
-    """
-    if depth < 1 or channels < 1 or stem_stride < 1:
-        raise ValueError(f"need depth, channels, stem_stride >= 1; got {depth}, {channels}, {stem_stride}")
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, channels, 3, stride=stem_stride, padding=1), activation()]
-    for _ in range(depth - 1):
-        layers += [nn.Conv2d(channels, channels, 3, padding=1), activation()]  # (N, C, H, W) -> (N, C, H, W)
-    if num_classes is not None:
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]  # -> (N, num_classes)
-    return nn.Sequential(*layers)
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Streaming statistics of every layer's output (or of the gradient arriving at it)
 # ----------------------------------------------------------------------------------------------------------
@@ -290,11 +253,6 @@ class _Running:
         )
 
 
-def _leaf_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Every module of `net` without children: Linear, Conv, and the parameter-free ones (ReLU, Tanh, Flatten...)."""
-    return [(name, m) for name, m in net.named_modules() if not any(True for _ in m.children())]
-
-
 def _check_stats_args(net: nn.Module, X: torch.Tensor, bins: int, hist_range: tuple[float, float], scale: str) -> None:
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
@@ -308,42 +266,21 @@ def _check_stats_args(net: nn.Module, X: torch.Tensor, bins: int, hist_range: tu
         raise ValueError(f"scale must be 'linear' or 'log10', got {scale!r}")
 
 
-def _net_device(net: nn.Module) -> torch.device:
-    p = next(net.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
+class _Recorder:
+    """One `_Running` per leaf layer, filled by `models.forward_hooks`, in the order the layers first ran."""
 
+    def __init__(self, net: nn.Module, on_output: Callable[[_Running, torch.Tensor], None], **running_kw) -> None:
+        self.running = {name: _Running(name, m, **running_kw) for name, m in leaf_layers(net)}
+        self.order: list[str] = []
+        self.on_output = on_output
 
-class _Hooked:
-    """Context manager: `net` in eval mode with a statistics hook on every leaf layer; all undone on exit."""
-
-    def __init__(self, net: nn.Module, make_hook: Callable[[_Running], Callable], **running_kw) -> None:
-        self.net, self.make_hook, self.running_kw = net, make_hook, running_kw
-        self.running: dict[str, _Running] = {}
-        self.order: list[str] = []  # names in the order the layers first ran
-
-    def __enter__(self) -> _Hooked:
-        self.modes = {m: m.training for m in self.net.modules()}
-        self.net.eval()  # no BatchNorm running-statistics updates, no dropout
-        self.handles = []
-        for name, module in _leaf_layers(self.net):
-            run = _Running(name, module, **self.running_kw)
-            self.running[name] = run
-            self.handles.append(module.register_forward_hook(self.make_hook(run, self.order)))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for handle in self.handles:
-            handle.remove()
-        for module, mode in self.modes.items():
-            module.training = mode
+    def __call__(self, name: str, layer: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        if name not in self.order:
+            self.order.append(name)
+        self.on_output(self.running[name], output)
 
     def results(self) -> list[LayerStats]:
         return [self.running[name].result() for name in self.order]
-
-
-def _first_call(run: _Running, order: list[str]) -> None:
-    if run.name not in order:
-        order.append(run.name)
 
 
 def activation_stats(
@@ -364,18 +301,13 @@ def activation_stats(
     """
     _check_stats_args(net, X, bins, hist_range, scale)
 
-    def make_hook(run: _Running, order: list[str]) -> Callable:
-        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            _first_call(run, order)
-            run.update(output)  # reduce now; keep nothing that refers to `output`
-
-        return hook
-
-    loader = TensorLoader(X, torch.zeros(len(X)), batch_size, mean=mean, std=std, device=_net_device(net))
-    with _Hooked(net, make_hook, bins=bins, hist_range=hist_range, scale=scale) as hooked, torch.no_grad():
+    # reduce each output at once; keep nothing that refers to it
+    recorder = _Recorder(net, lambda run, output: run.update(output), bins=bins, hist_range=hist_range, scale=scale)
+    loader = TensorLoader(X, torch.zeros(len(X)), batch_size, mean=mean, std=std, device=module_device(net))
+    with forward_hooks(net, recorder), torch.no_grad():
         for xb, _ in loader:
             net(xb)
-    return hooked.results()
+    return recorder.results()
 
 
 def gradient_stats(
@@ -395,21 +327,18 @@ def gradient_stats(
         raise ValueError("y must be a tensor with one label per row of X")
     loss_fn = loss_fn if loss_fn is not None else (lambda out, t: nn.functional.cross_entropy(out, t, reduction="sum"))
 
-    def make_hook(run: _Running, order: list[str]) -> Callable:
-        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            _first_call(run, order)
-            if output.requires_grad:
-                output.register_hook(run.update)  # called with the gradient during backward, then forgotten
+    def on_output(run: _Running, output: torch.Tensor) -> None:
+        if output.requires_grad:
+            output.register_hook(run.update)  # called with the gradient during backward, then forgotten
 
-        return hook
-
-    loader = TensorLoader(X, y, batch_size, mean=mean, std=std, device=_net_device(net))
-    with _Hooked(net, make_hook, bins=bins, hist_range=hist_range, scale=scale) as hooked:
+    recorder = _Recorder(net, on_output, bins=bins, hist_range=hist_range, scale=scale)
+    loader = TensorLoader(X, y, batch_size, mean=mean, std=std, device=module_device(net))
+    with forward_hooks(net, recorder):
         for xb, yb in loader:
             xb = xb.requires_grad_(True)  # every layer's output then lies on the path back to xb
             loss = loss_fn(net(xb), yb)
             torch.autograd.grad(loss, xb)
-    return hooked.results()
+    return recorder.results()
 
 
 def only(stats: list[LayerStats], *kinds: str) -> list[LayerStats]:
@@ -461,7 +390,7 @@ def zero_init_experiment(
 
     X, y, Xv, yv = _fashion(n_train, 1000)
     set_seed(seed)
-    net = init_weights(deep_mlp(784, width, depth, activation, num_classes=10), scheme)
+    net = init_weights(mlp([width] * depth, activation=activation), scheme)
     history = fit(net, (X, y), (Xv, yv), num_epochs=num_epochs, lr=lr, seed=seed, progress=False, device=device,
                   **fashion_normalisation())
     hidden = [m for m in net if isinstance(m, nn.Linear) and m.out_features == width]
@@ -500,7 +429,7 @@ def deep_tanh_experiment(
 ) -> dict[str, list[LayerStats]]:
     """The CS231n experiment: unit-Gaussian inputs through `depth` tanh layers of `width`, for three schemes."""
     X = torch.randn(n, width, generator=torch.Generator().manual_seed(seed))  # (N, D) like np.random.randn(16, 4096)
-    return stats_by_scheme(lambda: deep_mlp(width, width, depth, nn.Tanh), ("small_normal", "normal", "xavier"), X,
+    return stats_by_scheme(lambda: mlp([width] * depth, in_features=width, num_classes=None, activation=nn.Tanh), ("small_normal", "normal", "xavier"), X,
                            seed=seed, device=device, hist_range=(-1.0, 1.0), bins=40)
 
 
@@ -595,7 +524,7 @@ def sigmoid_saturation_experiment(
     device = torch.device(device) if device is not None else get_device()
     X, y, Xp, _ = _fashion(n_train, n_probe)
     set_seed(seed)
-    net = deep_mlp(784, width, depth, nn.Sigmoid, num_classes=10).to(device)  # PyTorch's default init ...
+    net = mlp([width] * depth, activation=nn.Sigmoid).to(device)  # PyTorch's default init ...
     for m in net.modules():
         if isinstance(m, nn.Linear):
             nn.init.zeros_(m.bias)  # ... with zero biases, as in the paper
@@ -643,7 +572,7 @@ def plain_conv_training(
 
     X, y, _, _ = _fashion(n_train, 0, downsample)
     set_seed(seed)
-    net = init_weights(plain_convnet(depth, channels, stem_stride=2), scheme)
+    net = init_weights(plain_cnn(depth, channels, stem_stride=2), scheme)
     history = fit(net, (X, y), num_epochs=num_epochs, lr=lr, batch_size=batch_size, seed=seed, progress=False,
                   device=device, **fashion_normalisation())
     return {"scheme": scheme, "train_loss": history.train_loss, "train_acc": history.train_acc}
@@ -669,7 +598,7 @@ def gradient_experiment(
     out = {}
     for scheme in schemes:
         set_seed(seed)
-        net = init_weights(deep_mlp(784, width, depth, nn.ReLU, num_classes=10), scheme).to(device)
+        net = init_weights(mlp([width] * depth), scheme).to(device)
         out[scheme] = gradient_stats(net, X, y, hist_range=(-10.0, 6.0), **fashion_normalisation())  # 1e-10 .. 1e6
     return out
 

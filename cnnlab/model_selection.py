@@ -1,6 +1,6 @@
 """Model selection: train/validation/test roles, nested cross-validation, grid vs random search.
 
-The experiments use scikit-learn's 8x8 digits with a small MLP (`digits_mlp`, `train_digits`, `digits_error`):
+The experiments use scikit-learn's 8x8 digits with a small MLP (`models.mlp`, `train_digits`, `digits_error`):
 a run takes a fraction of a second, so a selection procedure can train hundreds of nets on a CPU.
 """
 
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from cnnlab.data import load_digits
+from cnnlab.models import mlp
 from cnnlab.regularization import kfold_indices
 from cnnlab.runtime import set_seed
 from cnnlab.train import evaluate, fit
@@ -58,18 +59,13 @@ def digits_subset(N: int, seed: int = 0) -> Data:
     return X[idx], y[idx]
 
 
-def digits_mlp(hidden: int = 32) -> nn.Sequential:
-    """A 64-hidden-10 MLP for 8x8 digits."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))  # (N,1,8,8) -> (N,10)
-
-
 def train_digits(
     train_data: Data, *, lr: float = 0.1, weight_decay: float = 0.0, hidden: int = 32, num_epochs: int = 8,
     batch_size: int = 32, seed: int = 0, device: torch.device | str | None = "cpu",
 ) -> nn.Module:
-    """Train `digits_mlp(hidden)` with SGD (momentum 0.9) through `cnnlab.train.fit`; returns the trained net."""
+    """Train a 64-hidden-10 `mlp` with SGD (momentum 0.9) through `cnnlab.train.fit`; returns the trained net."""
     set_seed(seed)
-    net = digits_mlp(hidden)
+    net = mlp((hidden,), in_features=64)  # (N, 1, 8, 8) -> (N, 10)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     fit(net, train_data, None, num_epochs=num_epochs, optimizer=optimizer, batch_size=batch_size, device=device,
         seed=seed, progress=False)

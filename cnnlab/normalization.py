@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from cnnlab.models import forward_hooks, mlp, norm_cnn
 from cnnlab.train import TensorLoader, evaluate, fit, train_one_epoch
 
 NORM_KINDS = ("batch", "layer", "instance", "group")
@@ -251,63 +252,6 @@ class BatchNorm(nn.Module):
 # ----------------------------------------------------------------------------------------------------------
 # The experiments use PyTorch's nn.BatchNorm1d / 2d and nn.GroupNorm: `BatchNorm` above is equal to them (tests/),
 # and their fused kernels are several times faster, which a 2-core laptop notices.
-NORMS = (None, "batch", "group")
-PLACEMENTS = ("before", "after")  # BatchNorm before the activation (the lectures' Conv-BN-ReLU-Pool) or after it
-
-
-def _norm_layer(norm: str | None, channels: int, num_groups: int, dims: int) -> nn.Module:
-    """nn.BatchNorm1d/2d, nn.GroupNorm or nothing, for `channels` features."""
-    if norm not in NORMS:
-        raise ValueError(f"unknown norm {norm!r}; allowed: {', '.join(map(str, NORMS))}")
-    if norm is None:
-        return nn.Identity()
-    if norm == "group":
-        return nn.GroupNorm(num_groups, channels)
-    return nn.BatchNorm1d(channels) if dims == 1 else nn.BatchNorm2d(channels)
-
-
-def mlp(
-    depth: int, width: int, activation: type[nn.Module], norm: str | None = None, *, in_features: int = 784,
-    num_classes: int = 10, num_groups: int = 10,
-) -> nn.Sequential:
-    """`depth` hidden layers Linear -> [norm] -> activation of `width` units, then a Linear classifier.
-
-    With a norm the hidden Linear layers have no bias: beta, added right after, does the same job.
-
-    >>> mlp(3, 100, nn.Sigmoid, "batch")(torch.zeros(2, 1, 28, 28)).shape
-    torch.Size([2, 10])
-    """
-    if min(depth, width, in_features) < 1:
-        raise ValueError(f"need depth, width, in_features >= 1; got {depth}, {width}, {in_features}")
-    layers: list[nn.Module] = [nn.Flatten()]  # (N, 1, 28, 28) -> (N, 784)
-    for i in range(depth):
-        layers.append(nn.Linear(in_features if i == 0 else width, width, bias=norm is None))  # -> (N, width)
-        if norm is not None:
-            layers.append(_norm_layer(norm, width, num_groups, dims=1))
-        layers.append(activation())
-    layers.append(nn.Linear(width, num_classes))  # -> (N, num_classes)
-    return nn.Sequential(*layers)
-
-
-def convnet(
-    norm: str | None = "batch", placement: str = "before", width: int = 8, num_groups: int = 4
-) -> nn.Sequential:
-    """Two blocks Conv -> norm -> ReLU -> MaxPool (placement "before") or Conv -> ReLU -> norm -> MaxPool ("after").
-
-    >>> convnet(placement="after")(torch.zeros(2, 1, 28, 28)).shape
-    torch.Size([2, 10])
-    """
-    if placement not in PLACEMENTS:
-        raise ValueError(f"unknown placement {placement!r}; allowed: {', '.join(PLACEMENTS)}")
-    layers: list[nn.Module] = []
-    for c_in, c_out in ((1, width), (width, 2 * width)):  # (N, 1, 28, 28) -> (N, w, 14, 14) -> (N, 2w, 7, 7)
-        conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=norm is None or placement == "after")
-        n = _norm_layer(norm, c_out, num_groups, dims=2)
-        layers += [conv, n, nn.ReLU()] if placement == "before" else [conv, nn.ReLU(), n]
-        layers.append(nn.MaxPool2d(2))
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(2 * width * 7 * 7, 10))  # (N, 2w * 49) -> (N, 10)
-
-
 def init_normal_(net: nn.Module, std: float) -> nn.Module:
     """Careless initialisation: every Linear and Conv weight drawn from N(0, std^2), every bias 0."""
     with torch.no_grad():
@@ -373,9 +317,9 @@ def run_mlp(
     task: Task, *, depth: int, activation: type[nn.Module], norm: str | None, lr: float, width: int = 100,
     batch_size: int = 64, num_epochs: int = 1, seed: int = 0, device: torch.device | str | None = None,
 ) -> float:
-    """Seed, build `mlp(depth, width, activation, norm)`, train it with `fit` and return its test accuracy."""
+    """Seed, build `mlp([width] * depth, activation=activation, norm=norm)`, train it with `fit` and return its test accuracy."""
     torch.manual_seed(seed)
-    net = mlp(depth, width, activation, norm)
+    net = mlp([width] * depth, activation=activation, norm=norm)
     return fit_accuracy(net, task, lr=lr, num_epochs=num_epochs, batch_size=batch_size, seed=seed, device=device)
 
 
@@ -383,9 +327,9 @@ def run_convnet(
     task: Task, *, norm: str | None, placement: str, lr: float, batch_size: int = 64, num_epochs: int = 1,
     seed: int = 0, device: torch.device | str | None = None,
 ) -> float:
-    """Seed, build `convnet(norm, placement)`, train it with `fit` and return its test accuracy."""
+    """Seed, build `norm_cnn(norm, placement)`, train it with `fit` and return its test accuracy."""
     torch.manual_seed(seed)
-    net = convnet(norm, placement)
+    net = norm_cnn(norm, placement)
     return fit_accuracy(net, task, lr=lr, num_epochs=num_epochs, batch_size=batch_size, seed=seed, device=device)
 
 
@@ -407,15 +351,9 @@ SPREAD_STD = (0.3, 1.0)  # a layer is "well spread" if its outputs' std lies her
 def layer_outputs(net: nn.Module, X: torch.Tensor, kinds: tuple[type[nn.Module], ...]) -> list[torch.Tensor]:
     """What every layer of the given kinds puts out in one forward pass of X (train mode, no gradients)."""
     outputs: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda m, i, o: outputs.append(o.detach())) for m in net.modules()
-             if isinstance(m, kinds)]
-    try:
-        net.train()  # the batch statistics, as during training
-        with torch.no_grad():
-            net(X)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    # train mode: the batch statistics, as during training; the net's modes are restored afterwards
+    with forward_hooks(net, lambda name, m, i, o: outputs.append(o.detach()), kinds=kinds, train=True), torch.no_grad():
+        net(X)
     return outputs
 
 
@@ -439,7 +377,8 @@ def activation_spread(
 ) -> list[torch.Tensor]:
     """Outputs of every activation of a `depth`-layer MLP with N(0, weight_std^2) weights, on the images X."""
     torch.manual_seed(seed)
-    net = init_normal_(mlp(depth, width, activation, norm, in_features=X[0].numel()), weight_std).to(X.device)
+    net = mlp([width] * depth, activation=activation, norm=norm, in_features=X[0].numel())
+    net = init_normal_(net, weight_std).to(X.device)
     return layer_outputs(net, X, (activation,))
 
 

@@ -9,10 +9,11 @@ import torch
 from scipy.special import betaincinv
 from torch import nn
 
-from cnnlab.curves import fashion_subsets, mlp
+from cnnlab.curves import fashion_subsets
 from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD, load_mnist
+from cnnlab.models import dropout_cnn, mlp
 from cnnlab.runtime import set_seed
-from cnnlab.train import Augment, History, TensorLoader, evaluate, fit
+from cnnlab.train import Augment, History, TensorLoader, accuracy, evaluate, fit, predict
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -178,16 +179,9 @@ def label_smoothing_loss(logits: torch.Tensor, y: torch.Tensor, eps: float = 0.1
 @torch.no_grad()
 def confidence(net: nn.Module, data: tuple[torch.Tensor, torch.Tensor], device=None) -> tuple[float, float]:
     """(mean top softmax probability, accuracy) of `net` on `data`, in eval mode: how sure vs how right."""
-    device = torch.device(device) if device is not None else next(net.parameters()).device
-    net.eval()
-    loader = TensorLoader(*data, 256, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, device=device)
-    top, correct, n = 0.0, 0, 0
-    for X, y in loader:
-        p = nn.functional.softmax(net(X), dim=1)  # (N, K)
-        top += float(p.max(dim=1).values.sum())
-        correct += int((p.argmax(dim=1) == y).sum())
-        n += len(y)
-    return top / n, correct / n
+    X, y = data
+    p = predict(net, X, batch_size=256, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, device=device).softmax(1)
+    return float(p.max(dim=1).values.mean()), accuracy(p, y.cpu())
 
 
 def clean_gap(net: nn.Module, train_data, val_data) -> float:
@@ -229,7 +223,7 @@ def run_regularized(
     c = {**OVERFIT, **setup}
     X_train, y_train, X_val, y_val, mean, std = load_overfit_data(dataset)
     set_seed(seed)
-    net = mlp(c["hidden"], dropout)
+    net = mlp(c["hidden"], dropout=dropout)
     optimizer = torch.optim.SGD(net.parameters(), lr=c["lr"], momentum=0.9, weight_decay=weight_decay)
     loss_fn: Loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     if l1:
@@ -247,21 +241,6 @@ def run_regularized(
     return net, history
 
 
-def conv_net(dropout_fc: float = 0.0, dropout_conv: float = 0.0, width: int = 8) -> nn.Sequential:
-    """A small CNN with a fully-connected head, dropout optional after each conv block and before the last layer."""
-    w = width
-    return nn.Sequential(
-        nn.Conv2d(1, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, 1, 28, 28) -> (N, w, 14, 14)
-        nn.Dropout(dropout_conv),
-        nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # -> (N, 2w, 7, 7)
-        nn.Dropout(dropout_conv),
-        nn.Flatten(),  # -> (N, 2w * 49)
-        nn.Linear(2 * w * 49, 256), nn.ReLU(),  # -> (N, 256): the fully-connected layer
-        nn.Dropout(dropout_fc),  # the classic place for p = 0.5: before the last layer
-        nn.Linear(256, 10),  # -> (N, 10) logits
-    )
-
-
 def run_cnn(
     seed: int = 0, dropout_fc: float = 0.0, dropout_conv: float = 0.0, num_epochs: int = 30,
     device: torch.device | str | None = None, width: int = 8, n_val: int = 1000,
@@ -270,7 +249,7 @@ def run_cnn(
     c = OVERFIT
     X_train, y_train, X_val, y_val = fashion_subsets()
     set_seed(seed)
-    net = conv_net(dropout_fc, dropout_conv, width)
+    net = dropout_cnn(dropout_fc, dropout_conv, width)
     n, m = c["n_train"], n_val
     history = fit(net, (X_train[:n], y_train[:n]), (X_val[:m], y_val[:m]), num_epochs=num_epochs, lr=c["lr"],
                   batch_size=c["batch_size"], mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, device=device,

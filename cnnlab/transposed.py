@@ -19,8 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnlab.conv_arith import _int, _pair, conv_output_size, conv2d_naive, transposed_output_size
-from cnnlab.train import fit
+from cnnlab.conv_arith import _pair, conv_output_size, conv2d_naive, transposed_output_size
+from cnnlab.models import SubPixelSR, TinyFCN
+from cnnlab.train import fit, predict
+from cnnlab.validation import check_int
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Convolution as a matrix
@@ -157,8 +159,8 @@ def overlap_map(input_size: int, kernel_size: int, stride: int, padding: int = 0
     >>> overlap_map(3, 4, 2, padding=1)[0]  # kernel 4, stride 2: even overlap inside
     tensor([1., 2., 2., 2., 2., 1.])
     """
-    n, k = _int("input_size", input_size, 1), _int("kernel_size", kernel_size, 1)
-    s, p = _int("stride", stride, 1), _int("padding", padding, 0)
+    n, k = check_int("input_size", input_size, ge=1), check_int("kernel_size", kernel_size, ge=1)
+    s, p = check_int("stride", stride, ge=1), check_int("padding", padding, ge=0)
     transposed_output_size(n, k, s, p)  # a clear error if padding leaves no output
     ones = torch.ones(1, 1, n, n)  # (1, 1, n, n): every input pixel 1 ...
     return F.conv_transpose2d(ones, torch.ones(1, 1, k, k), stride=s, padding=p)[0, 0]  # ... every kernel entry 1
@@ -179,7 +181,7 @@ def convolutionalize(linear: nn.Linear, in_channels: int, kernel_size: int | tup
     """
     if not isinstance(linear, nn.Linear):
         raise TypeError(f"linear must be an nn.Linear, got {type(linear).__name__}")
-    C, (kH, kW) = _int("in_channels", in_channels, 1), _pair("kernel_size", kernel_size, 1)
+    C, (kH, kW) = check_int("in_channels", in_channels, ge=1), _pair("kernel_size", kernel_size, 1)
     if linear.in_features != C * kH * kW:
         raise ValueError(f"linear has in_features {linear.in_features}, but a {C}x{kH}x{kW} feature map flattens to "
                          f"{C * kH * kW}; in_channels * kH * kW must equal in_features")
@@ -218,8 +220,8 @@ def digit_segmentation(
     if X.dim() != 4 or X.shape[1] != 1 or X.dtype != torch.uint8 or len(X) != len(y):
         raise ValueError(f"X must be uint8 (N, 1, h, w) digits with one label each, got {tuple(X.shape)} {X.dtype} "
                          f"and {len(y)} labels")
-    N, S = _int("num_images", num_images, 1), _int("canvas_size", canvas_size, 1)
-    k = _int("digits_per_image", digits_per_image, 1)
+    N, S = check_int("num_images", num_images, ge=1), check_int("canvas_size", canvas_size, ge=1)
+    k = check_int("digits_per_image", digits_per_image, ge=1)
     h, w = X.shape[2:]
     if S < max(h, w):
         raise ValueError(f"canvas_size {S} must be at least the digit size {max(h, w)}")
@@ -247,43 +249,11 @@ def segmentation_scores(pred: torch.Tensor, target: torch.Tensor, num_classes: i
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     accuracy = (pred == target).float().mean().item()
     ious = []
-    for c in range(_int("num_classes", num_classes, 2)):
+    for c in range(check_int("num_classes", num_classes, ge=2)):
         union = ((pred == c) | (target == c)).sum().item()
         if union > 0:
             ious.append(((pred == c) & (target == c)).sum().item() / union)
     return round(accuracy, 6), round(sum(ious) / len(ious), 6)
-
-
-def _conv_bn_relu(c_in: int, c_out: int, dilation: int = 1) -> nn.Sequential:
-    """3x3 conv (same padding, also when dilated), BatchNorm, ReLU."""
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=dilation, dilation=dilation, bias=False),
-                         nn.BatchNorm2d(c_out), nn.ReLU())
-
-
-class TinyFCN(nn.Module):
-    """A three-stage FCN: conv/pool encoder, 1x1 score layers, transposed-conv upsampling with skips (FCN-8s style)."""
-
-    def __init__(self, num_classes: int = 11, width: int = 16, skips: bool = True) -> None:
-        super().__init__()
-        w, K = _int("width", width, 1), _int("num_classes", num_classes, 2)
-        self.skips = skips
-        self.enc1 = _conv_bn_relu(1, w)  # (N, 1, H, W) -> (N, w, H, W), pooled to H/2
-        self.enc2 = _conv_bn_relu(w, 2 * w)  # -> (N, 2w, H/2, W/2), pooled to H/4
-        # -> (N, 4w, H/4, W/4), pooled to H/8
-        self.enc3 = nn.Sequential(_conv_bn_relu(2 * w, 4 * w), _conv_bn_relu(4 * w, 4 * w))
-        self.score1, self.score2 = nn.Conv2d(w, K, 1), nn.Conv2d(2 * w, K, 1)  # 1x1 convs: match channels for the skips
-        self.score3 = nn.Conv2d(4 * w, K, 1)
-        self.up3, self.up2, self.up1 = (nn.ConvTranspose2d(K, K, 4, stride=2, padding=1) for _ in range(3))  # x2 each
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] % 8 or x.shape[3] % 8:
-            raise ValueError(f"x must be (N, 1, H, W) with H and W multiples of 8, got {tuple(x.shape)}")
-        f1 = F.max_pool2d(self.enc1(x), 2)  # (N, w, H/2, W/2)
-        f2 = F.max_pool2d(self.enc2(f1), 2)  # (N, 2w, H/4, W/4)
-        f3 = F.max_pool2d(self.enc3(f2), 2)  # (N, 4w, H/8, W/8)
-        s = self.up3(self.score3(f3))  # (N, K, H/8, W/8) -> (N, K, H/4, W/4)
-        s = self.up2(s + self.score2(f2) if self.skips else s)  # -> (N, K, H/2, W/2)
-        return self.up1(s + self.score1(f1) if self.skips else s)  # -> (N, K, H, W): one score per class per pixel
 
 
 @dataclass(frozen=True)
@@ -310,24 +280,15 @@ def run_segmentation(
     net = TinyFCN(num_classes=11, width=width)
     fit(net, (X_train, M_train), num_epochs=num_epochs, optimizer=torch.optim.Adam(net.parameters(), lr=lr),
         batch_size=batch_size, device=device, seed=seed, progress=False)
-    pred = predict_masks(net, X_test)
+    pred = predict(net, X_test, batch_size=256).argmax(1)  # (N, K, H, W) scores -> (N, H, W) classes
     acc, miou = segmentation_scores(pred, M_test, 11)
     base_acc, base_miou = segmentation_scores(torch.zeros_like(M_test), M_test, 11)
     return net, SegmentationResult(acc, miou, base_acc, base_miou)
 
 
-@torch.no_grad()
-def predict_masks(net: nn.Module, X: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Arg-max class per pixel (N, H, W) of uint8 images (N, 1, H, W), in eval mode, on the CPU."""
-    net.eval()
-    device = next(net.parameters()).device
-    out = [net(X[i:i + batch_size].to(device).float() / 255).argmax(1).cpu() for i in range(0, len(X), batch_size)]
-    return torch.cat(out)
-
-
 def photo_patches(photos: list[torch.Tensor], patch_size: int, num_patches: int, seed: int = 0) -> torch.Tensor:
     """Random gray patches (N, 1, P, P) in [0, 1] cut from uint8 RGB photos (H, W, 3), equally many from each."""
-    P, N = _int("patch_size", patch_size, 2), _int("num_patches", num_patches, 1)
+    P, N = check_int("patch_size", patch_size, ge=2), check_int("num_patches", num_patches, ge=1)
     g = torch.Generator().manual_seed(seed)
     patches = []
     for n in range(N):
@@ -343,35 +304,12 @@ def photo_patches(photos: list[torch.Tensor], patch_size: int, num_patches: int,
 
 def downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
     """The low-resolution input: average over scale x scale blocks, (N, C, H, W) -> (N, C, H/scale, W/scale)."""
-    return F.avg_pool2d(hr, _int("scale", scale, 1))
+    return F.avg_pool2d(hr, check_int("scale", scale, ge=1))
 
 
 def bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
     """Bicubic upsampling by `scale`, clamped to [0, 1]: the baseline a learned upsampler must beat."""
     return F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
-
-
-class SubPixelSR(nn.Module):
-    """ESPCN-style super-resolution: convs at low resolution make r^2 channels, PixelShuffle turns them into pixels.
-
-    The net predicts a correction to bicubic upsampling; its last conv starts at zero, so it starts *as* bicubic.
-    """
-
-    def __init__(self, scale: int = 2, width: int = 32) -> None:
-        super().__init__()
-        r, w = _int("scale", scale, 2), _int("width", width, 2)
-        self.scale = r
-        self.body = nn.Sequential(
-            nn.Conv2d(1, w, 5, padding=2), nn.ReLU(),  # (N, 1, h, w) -> (N, w, h, w)
-            nn.Conv2d(w, w // 2, 3, padding=1), nn.ReLU(),  # -> (N, w/2, h, w)
-            nn.Conv2d(w // 2, r * r, 3, padding=1),  # -> (N, r^2, h, w)
-            nn.PixelShuffle(r),  # -> (N, 1, r*h, r*w): channel (i, j) becomes pixel (i, j) of each r x r block
-        )
-        nn.init.zeros_(self.body[-2].weight)
-        nn.init.zeros_(self.body[-2].bias)
-
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False) + self.body(lr)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
+from cnnlab.models import mlp, plain_cnn
 from cnnlab.initialization import (
     SCHEMES,
     _fashion,
     activation_stats,
-    deep_mlp,
     deep_tanh_claims,
     deep_tanh_experiment,
     fan_in_out,
@@ -26,7 +26,6 @@ from cnnlab.initialization import (
     init_weights,
     only,
     plain_conv_training,
-    plain_convnet,
     relu_variance_claims,
     relu_variance_experiment,
     sigmoid_saturation_claims,
@@ -211,7 +210,7 @@ def brute_force(net: nn.Module, X: torch.Tensor) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("batch_size", [7, 64, 1000])
 def test_streaming_in_batches_equals_the_statistics_of_the_whole_output(batch_size):
     torch.manual_seed(0)
-    net = init_weights(deep_mlp(20, 16, 3, nn.ReLU, num_classes=4), "he").double()  # float64: no rounding
+    net = init_weights(mlp([16] * 3, in_features=20, num_classes=4), "he").double()  # float64: no rounding
     X = torch.randn(100, 20, dtype=torch.float64)  # differences between batch sizes
     whole = brute_force(net, X)
     stats = activation_stats(net, X, batch_size=batch_size, bins=10, hist_range=(-2.0, 2.0))
@@ -254,7 +253,7 @@ def test_hooks_are_removed_modes_restored_and_no_activation_outlives_its_batch()
 def test_memory_does_not_grow_with_the_data():
     """What a LayerStats holds is a fixed-size summary: the same tensors for 16 or 1,600 inputs."""
     torch.manual_seed(0)
-    net = deep_mlp(10, 8, 2, nn.Tanh)
+    net = mlp([8] * 2, in_features=10, num_classes=None, activation=nn.Tanh)
 
     def held(stats):
         return sum(t.numel() for s in stats for t in vars(s).values() if isinstance(t, torch.Tensor))
@@ -281,7 +280,7 @@ def test_gradient_stats_against_hand_computed_values_and_autograd():
 
 def test_gradient_stats_stream_the_same_numbers_as_autograd_on_the_whole_batch():
     torch.manual_seed(0)
-    net = init_weights(deep_mlp(12, 10, 3, nn.Tanh, num_classes=3), "xavier")
+    net = init_weights(mlp([10] * 3, in_features=12, num_classes=3, activation=nn.Tanh), "xavier")
     X, y = torch.randn(50, 12), torch.randint(0, 3, (50,))
     grads, outs = {}, {}
 
@@ -321,16 +320,8 @@ def test_stats_reject_bad_arguments(kwargs, error, match):
 
 
 def test_only_filters_by_layer_class():
-    stats = activation_stats(deep_mlp(4, 3, 2, nn.Tanh), torch.randn(5, 4))
+    stats = activation_stats(mlp([3] * 2, in_features=4, num_classes=None, activation=nn.Tanh), torch.randn(5, 4))
     assert [s.kind for s in only(stats, "Tanh")] == ["Tanh", "Tanh"]
-
-
-def test_plain_convnet_shapes_and_depth():
-    net = plain_convnet(depth=5, channels=4, stem_stride=2)
-    assert sum(isinstance(m, nn.Conv2d) for m in net) == 5
-    assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
-    with pytest.raises(ValueError, match="depth"):
-        plain_convnet(depth=0, channels=4)
 
 
 def test_schemes_listed():
@@ -361,14 +352,14 @@ def test_claim_deep_tanh_collapses_saturates_or_spreads(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_relu_mlp_xavier_halves_he_keeps(seed):
     X = torch.randn(64, 256, generator=torch.Generator().manual_seed(seed))
-    result = relu_variance_experiment(lambda: deep_mlp(256, 256, 7, nn.ReLU), X, seed=seed, device="cpu")
+    result = relu_variance_experiment(lambda: mlp([256] * 7, in_features=256, num_classes=None), X, seed=seed, device="cpu")
     assert_all(relu_variance_claims(result))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_conv_net_on_real_images(seed):
     X = _fashion(32)[0]
-    result = relu_variance_experiment(lambda: plain_convnet(depth=8, channels=32, num_classes=None), X, seed=seed,
+    result = relu_variance_experiment(lambda: plain_cnn(depth=8, channels=32, num_classes=None), X, seed=seed,
                                       device="cpu", **fashion_normalisation())
     assert_all(relu_variance_claims(result, low=0.3, high=0.65, factor=2.0))
 

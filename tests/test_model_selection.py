@@ -9,14 +9,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from cnnlab.curves import mlp
 from cnnlab.distillation import Distill, distillation_experiment, distillation_loss
 from cnnlab.ensembles import (
-    accuracy_of,
     ensemble_curve,
     ensemble_proba,
     fashion_split,
-    predict_proba,
     seed_ensemble,
     snapshot_fit,
     snapshot_vs_plain,
@@ -35,7 +32,8 @@ from cnnlab.model_selection import (
     split_indices,
     train_digits,
 )
-from cnnlab.train import fit
+from cnnlab.models import mlp
+from cnnlab.train import accuracy, fit, predict
 
 SEEDS = [0, 1, 2]
 
@@ -186,13 +184,13 @@ def test_ensemble_curve_and_accuracy():
     p1 = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.45, 0.55]])
     p2 = torch.tensor([[0.6, 0.4], [0.8, 0.2], [0.7, 0.3]])
     y = torch.tensor([0, 0, 0])
-    assert ensemble_curve([p1, p2], y) == [accuracy_of(p1, y), accuracy_of((p1 + p2) / 2, y)] == [pytest.approx(1 / 3),
+    assert ensemble_curve([p1, p2], y) == [accuracy(p1, y), accuracy((p1 + p2) / 2, y)] == [pytest.approx(1 / 3),
                                                                                                    1.0]
 
 
-def test_predict_proba_rows_sum_to_one(small_fashion):
+def test_predicted_probabilities_rows_sum_to_one(small_fashion):
     net = mlp((8,))
-    p = predict_proba(net, small_fashion[4][:50])
+    p = predict(net, small_fashion[4][:50]).softmax(1)
     assert p.shape == (50, 10)
     torch.testing.assert_close(p.sum(1), torch.ones(50))
 

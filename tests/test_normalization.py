@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnlab.models import mlp
 from cnnlab.normalization import (
     LEARNS,
     NORM_KINDS,
@@ -23,7 +24,6 @@ from cnnlab.normalization import (
     largest_lr_that_learns,
     layer_norm,
     load_task,
-    mlp,
     norm_stats,
     run_convnet,
     run_mlp,
@@ -300,16 +300,10 @@ def test_functional_norms_reject_bad_input(call, match):
 # Pieces of the experiments
 # ----------------------------------------------------------------------------------------------------------
 def test_networks_and_helpers():
-    assert mlp(2, 16, nn.ReLU, "group", num_groups=4)(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
-    assert not any(isinstance(m, nn.BatchNorm1d) for m in mlp(2, 16, nn.ReLU))
-    hidden = [m for m in mlp(2, 16, nn.ReLU, "batch") if isinstance(m, nn.Linear) and m.out_features == 16]
-    assert len(hidden) == 2 and all(m.bias is None for m in hidden)  # beta does the bias's job
     assert largest_lr_that_learns([0.1, 1.0], [0.05, 0.1]) is None
     assert saturated_fraction(torch.tensor([0.999, 0.5, -0.995, 0.0]), nn.Tanh) == 0.5
     assert saturated_fraction(torch.tensor([0.001, 0.5]), nn.Sigmoid) == 0.5
-    with pytest.raises(ValueError, match="unknown norm 'layer'"):
-        mlp(2, 16, nn.ReLU, "layer")
-    with pytest.raises(ValueError, match="unknown placement 'inside'"):
+    with pytest.raises(ValueError, match="placement must be one of 'before', 'after'"):
         run_convnet(None, norm="batch", placement="inside", lr=0.1)
     with pytest.raises(ValueError, match="unknown task 'cifar'"):
         load_task("cifar")
@@ -359,7 +353,7 @@ def test_claim_ioffe_szegedy_fig1_bn_is_faster_and_its_inputs_stay_put(mnist, se
     traces = {}
     for norm in (None, "batch"):
         torch.manual_seed(seed)
-        net = mlp(3, 100, nn.Sigmoid, norm)
+        net = mlp([100] * 3, activation=nn.Sigmoid, norm=norm)
         traces[norm] = train_with_trace(net, mnist, net[-2], lr=0.1, num_steps=400, every=50, seed=seed, device=CPU)
     steps_bn = traces["batch"].steps_to(0.85)
     assert steps_bn < math.inf and 3 * steps_bn <= traces[None].steps_to(0.85)
@@ -391,7 +385,7 @@ def test_claim_batch_of_two_breaks_bn_and_groupnorm_recovers(mnist, seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_train_mode_on_single_class_batches_fails(mnist, seed):
     torch.manual_seed(seed)
-    net = mlp(3, 100, nn.ReLU, "batch")
+    net = mlp([100] * 3, norm="batch")
     assert fit_accuracy(net, mnist, lr=0.1, seed=seed, device=CPU) > 0.85
     X, y = mnist.normalized(mnist.X_test), mnist.y_test
     with torch.no_grad():

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlab.conv_arith import transposed_output_size
-from cnnlab.transposed import (SubPixelSR, TinyFCN, bicubic, conv_as_matrix, conv_transpose2d_naive,
+from cnnlab.transposed import (bicubic, conv_as_matrix, conv_transpose2d_naive,
                                conv_transpose2d_zero_insert, convolutionalize, digit_segmentation, downscale,
                                overlap_map, psnr, run_segmentation, run_super_resolution, segmentation_scores)
 
@@ -40,7 +40,7 @@ def test_conv_as_matrix_errors():
         conv_as_matrix(torch.ones(1, 1, 2, 2), 3)
     with pytest.raises(ValueError, match="larger than the padded input"):
         conv_as_matrix(torch.ones(4, 4), 3)
-    with pytest.raises(ValueError, match="stride must be a positive int"):
+    with pytest.raises(ValueError, match="stride must be an int >= 1, got 0"):
         conv_as_matrix(torch.ones(2, 2), 3, stride=0)
 
 
@@ -103,7 +103,7 @@ def test_overlap_map():
     assert even[1:-1, 1:-1].unique().tolist() == [4.0]  # kernel divisible by stride: even coverage inside
     uneven = overlap_map(4, 3, 2)
     assert uneven[1:-1, 1:-1].unique().tolist() == [1.0, 2.0, 4.0]  # the checkerboard
-    with pytest.raises(ValueError, match="stride must be a positive int"):
+    with pytest.raises(ValueError, match="stride must be an int >= 1, got 0"):
         overlap_map(4, 3, 0)
 
 
@@ -142,12 +142,8 @@ def test_digit_segmentation_masks_follow_strokes():
         digit_segmentation(X, torch.tensor([3, 3, 3]), 5, canvas_size=3)
 
 
-def test_shapes_of_the_nets():
-    assert TinyFCN(num_classes=11, width=4)(torch.zeros(2, 1, 32, 32)).shape == (2, 11, 32, 32)
-    with pytest.raises(ValueError, match="multiples of 8"):
-        TinyFCN()(torch.zeros(1, 1, 30, 30))
+def test_downscale_and_bicubic():
     lr = torch.rand(2, 1, 8, 8)
-    torch.testing.assert_close(SubPixelSR(scale=3)(lr), F.interpolate(lr, scale_factor=3, mode="bicubic"))
     assert downscale(torch.zeros(1, 1, 8, 8), 2).shape == (1, 1, 4, 4) and bicubic(lr, 2).max() <= 1
 
 
