@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -16,6 +17,16 @@ __all__ = ["plot_history", "LiveLearningCurves"]
 
 def plot_history(history: History, axes=None, title: str | None = None) -> Figure:
     """Loss and accuracy per epoch, training and validation, side by side; the best validation epoch marked."""
+    if not isinstance(history, History):
+        raise TypeError(f"history must be a cnnlab.train.History (what fit returns), got {type(history).__name__}")
+    if not history.epoch:
+        raise ValueError("history has no epochs to plot")
+    if axes is not None and not (isinstance(axes, (list, tuple)) or hasattr(axes, "shape")):
+        raise TypeError(f"axes must be a pair of matplotlib Axes or None, got {type(axes).__name__}")
+    if axes is not None and (len(axes) != 2 or not all(isinstance(ax, Axes) for ax in axes)):
+        raise ValueError(f"axes must be a pair of matplotlib Axes (loss, accuracy), got {len(axes)} items")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str or None, got {type(title).__name__}")
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     else:

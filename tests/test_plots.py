@@ -51,3 +51,19 @@ def test_live_curves_display_once_then_update_the_same_output(monkeypatch):
     live.close()
     assert calls == ["display", "update", "update"]
     assert live.axes[0].get_xlim() == (0.5, 3.5)
+
+
+def test_plot_history_checks_its_arguments():
+    import pytest
+
+    for kwargs, error, message in [
+        (dict(history={"epoch": [1]}), TypeError, r"history must be a cnnlab.train.History .*got dict"),
+        (dict(history=History()), ValueError, r"history has no epochs to plot"),
+        (dict(history=history(), title=3), TypeError, r"title must be a str or None, got int"),
+        (dict(history=history(), axes="ab"), TypeError, r"axes must be a pair of matplotlib Axes or None, got str"),
+        (dict(history=history(), axes=[1, 2, 3]), ValueError, r"axes must be a pair of matplotlib Axes"),
+    ]:
+        with pytest.raises(error, match=message):
+            plot_history(**kwargs)
+    with pytest.raises(ValueError, match="num_epochs must be an int >= 1, got 0"):
+        LiveLearningCurves(num_epochs=0)
