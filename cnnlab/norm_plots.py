@@ -7,13 +7,45 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from cnnlab.normalization import PERCENTILES, Trace
+from cnnlab.validation import check_float, check_int, check_tensor
+
+__all__ = ["plot_activation_histograms", "plot_layer_std", "plot_lr_sweep", "plot_trace"]
+
+
+def _check_mapping(name: str, value: object) -> None:
+    """A non-empty dict (label -> something), labels as strings."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict of label -> values, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    for label in value:
+        if not isinstance(label, str):
+            raise TypeError(f"{name} labels must be strings, got {type(label).__name__} {label!r}")
+
+
+def _check_rows(rows: object) -> None:
+    """rows: label -> a non-empty list of layer outputs (tensors)."""
+    _check_mapping("rows", rows)
+    for label, outputs in rows.items():
+        if not isinstance(outputs, (list, tuple)) or not outputs:
+            raise ValueError(f"rows[{label!r}] must be a non-empty list of layer outputs (tensors), got {outputs!r}")
+        for i, a in enumerate(outputs):
+            check_tensor(f"rows[{label!r}][{i}]", a, dtype="number")
+
+
+def _check_ax(ax: object) -> None:
+    if ax is not None and not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
 
 
 def plot_activation_histograms(rows: Mapping[str, Sequence[torch.Tensor]], bins: int = 40) -> Figure:
     """One row per network (label -> its layers' outputs), one histogram per layer, like the lectures' figures."""
+    _check_rows(rows)
+    bins = check_int("bins", bins, ge=1, le=10_000)
     num_layers = max(len(outputs) for outputs in rows.values())
     fig, axes = plt.subplots(len(rows), num_layers, figsize=(2.1 * num_layers, 1.5 * len(rows)), squeeze=False)
     for r, (label, outputs) in enumerate(rows.items()):
@@ -31,6 +63,8 @@ def plot_activation_histograms(rows: Mapping[str, Sequence[torch.Tensor]], bins:
 
 def plot_layer_std(rows: Mapping[str, Sequence[torch.Tensor]], ax=None) -> Figure:
     """Standard deviation of every layer's outputs, one line per network, on a log scale."""
+    _check_rows(rows)
+    _check_ax(ax)
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.2))
     else:
@@ -49,6 +83,18 @@ def plot_layer_std(rows: Mapping[str, Sequence[torch.Tensor]], ax=None) -> Figur
 
 def plot_lr_sweep(lrs: Sequence[float], accuracies: Mapping[str, Sequence[float]], ax=None) -> Figure:
     """Final test accuracy against the learning rate (log scale), one line per network."""
+    if not isinstance(lrs, (list, tuple)) or not lrs:
+        raise TypeError(f"lrs must be a non-empty list of learning rates, got {lrs!r}")
+    for i, lr in enumerate(lrs):
+        check_float(f"lrs[{i}]", lr, gt=0)
+    _check_mapping("accuracies", accuracies)
+    for label, accs in accuracies.items():
+        if not isinstance(accs, (list, tuple)) or len(accs) != len(lrs):
+            raise ValueError(f"accuracies[{label!r}] must be a list of {len(lrs)} accuracies (one per lr), "
+                             f"got {accs!r}")
+        for i, acc in enumerate(accs):
+            check_float(f"accuracies[{label!r}][{i}]", acc, ge=0, le=1)
+    _check_ax(ax)
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 3.2))
     else:
@@ -65,6 +111,16 @@ def plot_lr_sweep(lrs: Sequence[float], accuracies: Mapping[str, Sequence[float]
 
 def plot_trace(traces: Mapping[str, Trace], unit: int = 0) -> Figure:
     """Ioffe & Szegedy's Fig. 1: test accuracy per step, then one unit's input percentiles per step, per network."""
+    _check_mapping("traces", traces)
+    unit = check_int("unit", unit, ge=0)
+    for label, trace in traces.items():
+        if not isinstance(trace, Trace):
+            raise TypeError(f"traces[{label!r}] must be a cnnlab.normalization.Trace, got {type(trace).__name__}")
+        if not trace.percentiles:
+            raise ValueError(f"traces[{label!r}] has no checkpoints to plot")
+        units = trace.percentiles[0].shape[-1]
+        if unit >= units:
+            raise ValueError(f"unit must be an int < {units} (the traced layer's units in {label!r}), got {unit}")
     fig, axes = plt.subplots(1, 1 + len(traces), figsize=(4 * (1 + len(traces)), 3.2))
     for i, (label, trace) in enumerate(traces.items()):
         axes[0].plot(trace.steps, trace.test_acc, label=label, color=f"C{i}")

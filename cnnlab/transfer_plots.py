@@ -2,13 +2,62 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from cnnlab.validation import check_float, check_int, check_tensor
+
+__all__ = ["show_top5", "show_images", "plot_strategies", "plot_pca", "plot_yosinski", "plot_matrix"]
+
+
+def _check_ax(ax: object) -> None:
+    if ax is not None and not isinstance(ax, plt.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+
+
+def _check_str(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+
+
+def _check_mapping(name: str, value: object) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+
+
+def _check_records(name: str, rows: object, keys: tuple[str, ...]) -> None:
+    """A non-empty list of dicts, each with at least `keys`."""
+    if not isinstance(rows, (list, tuple)):
+        raise TypeError(f"{name} must be a list of dicts, got {type(rows).__name__}")
+    if not rows:
+        raise ValueError(f"{name} must not be empty")
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping) or not set(keys) <= set(row):
+            raise ValueError(f"{name}[{i}] must be a dict with keys {', '.join(keys)}, got {row!r}")
+
 
 def show_top5(photos: dict[str, torch.Tensor], top5: dict[str, list[tuple[str, float]]]) -> plt.Figure:
     """Each photo (H, W, 3) uint8 above a bar chart of its top-5 ImageNet classes and probabilities."""
+    _check_mapping("photos", photos)
+    _check_mapping("top5", top5)
+    for name, image in photos.items():
+        check_tensor(f"photos[{name!r}]", image, ndim=3)
+        if image.shape[-1] != 3:
+            raise ValueError(f"photos[{name!r}] must be (H, W, 3), got shape {tuple(image.shape)}")
+        guesses = top5.get(name)
+        if not isinstance(guesses, (list, tuple)) or len(guesses) != 5:
+            raise ValueError(f"top5[{name!r}] must be a list of 5 (label, probability) pairs, got {guesses!r}")
+        for i, pair in enumerate(guesses):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"top5[{name!r}][{i}] must be a (label, probability) pair, got {pair!r}")
+            label, prob = pair
+            _check_str(f"top5[{name!r}][{i}] label", label)
+            check_float(f"top5[{name!r}][{i}] probability", prob, ge=0, le=1)
     fig, axes = plt.subplots(2, len(photos), figsize=(3 * len(photos), 5.2), gridspec_kw={"height_ratios": [3, 2]})
     for col, (name, image) in enumerate(photos.items()):
         axes[0, col].imshow(image.numpy())
@@ -25,6 +74,11 @@ def show_top5(photos: dict[str, torch.Tensor], top5: dict[str, list[tuple[str, f
 
 def show_images(batch: torch.Tensor, title: str = "", ncols: int = 8) -> plt.Figure:
     """A grid of images (N, 3, H, W) with values in [0, 1]."""
+    check_tensor("batch", batch, ndim=4, dtype="number")
+    if batch.shape[1] != 3:
+        raise ValueError(f"batch must be (N, 3, H, W) colour images, got shape {tuple(batch.shape)}")
+    _check_str("title", title)
+    ncols = check_int("ncols", ncols, ge=1)
     n = len(batch)
     nrows = (n + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.6 * nrows), squeeze=False)
@@ -39,6 +93,8 @@ def show_images(batch: torch.Tensor, title: str = "", ncols: int = 8) -> plt.Fig
 
 def plot_strategies(rows: list[dict], title: str) -> plt.Figure:
     """Accuracy (mean and seeds), seconds and trainable parameters per strategy, side by side."""
+    _check_records("rows", rows, ("strategy", "acc", "seconds", "trainable"))
+    _check_str("title", title)
     names = sorted({r["strategy"] for r in rows}, key=[r["strategy"] for r in rows].index)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     for i, name in enumerate(names):
@@ -61,6 +117,20 @@ def plot_strategies(rows: list[dict], title: str) -> plt.Figure:
 def plot_pca(features: torch.Tensor, y: torch.Tensor, class_names: list[str], ax: plt.Axes | None = None,
              title: str = "") -> plt.Axes:
     """Features (N, D) projected on their first two principal components, coloured by class."""
+    check_tensor("features", features, ndim=2, dtype="float", finite=True)
+    if min(features.shape) < 2:
+        raise ValueError(f"features must be (N, D) with N >= 2 and D >= 2 for two components, "
+                         f"got shape {tuple(features.shape)}")
+    check_tensor("y", y, ndim=1, dtype="int")
+    if len(y) != len(features):
+        raise ValueError(f"y must have one label per row of features, got {len(y)} labels for {len(features)} rows")
+    if not isinstance(class_names, (list, tuple)) or not all(isinstance(c, str) for c in class_names):
+        raise TypeError(f"class_names must be a list of strings, got {class_names!r}")
+    if int(y.min()) < 0 or int(y.max()) >= len(class_names):
+        raise ValueError(f"y must hold class indices from 0 to len(class_names) - 1 = {len(class_names) - 1}, "
+                         f"got values from {int(y.min())} to {int(y.max())}")
+    _check_ax(ax)
+    _check_str("title", title)
     F = features - features.mean(0)
     _, _, V = torch.pca_lowrank(F, q=2, center=False, niter=4)
     Z = (F @ V[:, :2]).numpy()  # (N, D) -> (N, 2)
@@ -76,6 +146,10 @@ def plot_pca(features: torch.Tensor, y: torch.Tensor, class_names: list[str], ax
 
 def plot_yosinski(runs: list[dict[str, list[float]]], ax: plt.Axes | None = None) -> plt.Axes:
     """Accuracy on task B against the number n of copied layers: frozen, fine-tuned, selffer (dots: seeds)."""
+    _check_records("runs", runs, ("AnB", "AnB+", "BnB"))
+    if len({len(r[key]) for r in runs for key in ("AnB", "AnB+", "BnB")}) != 1 or not runs[0]["AnB"]:
+        raise ValueError("runs must give AnB, AnB+ and BnB accuracies for the same (> 0) numbers of copied layers")
+    _check_ax(ax)
     ax = ax if ax is not None else plt.subplots(figsize=(6, 3.8))[1]
     styles = {"AnB": ("A's layers, frozen (AnB)", "C3", "o-"), "AnB+": ("A's layers, fine-tuned (AnB+)", "C2", "s-"),
               "BnB": ("B's own layers, frozen (BnB, selffer)", "C0", "^--")}
@@ -96,6 +170,18 @@ def plot_yosinski(runs: list[dict[str, list[float]]], ax: plt.Axes | None = None
 def plot_matrix(acc: dict[tuple[str, str], dict[str, list[float]]], guideline: dict[tuple[str, str], str]
                 ) -> plt.Figure:
     """The size-similarity matrix as a 2 x 2 grid of bar charts: accuracy per strategy (dots: seeds)."""
+    _check_mapping("acc", acc)
+    _check_mapping("guideline", guideline)
+    for key, cell in acc.items():
+        if not (isinstance(key, tuple) and len(key) == 2 and key[0] in ("small", "large")
+                and key[1] in ("similar", "dissimilar")):
+            raise ValueError(f"acc keys must be (size, similarity) with size 'small' or 'large' and similarity "
+                             f"'similar' or 'dissimilar', got {key!r}")
+        if key not in guideline:
+            raise ValueError(f"guideline has no entry for {key!r}")
+        if not isinstance(cell, Mapping) or not cell or not all(isinstance(a, (list, tuple)) and a
+                                                                 for a in cell.values()):
+            raise ValueError(f"acc[{key!r}] must be a dict strategy -> non-empty list of accuracies, got {cell!r}")
     fig, axes = plt.subplots(2, 2, figsize=(9, 6), sharey=False)
     for (size, similarity), cell in acc.items():
         ax = axes[["small", "large"].index(size), ["similar", "dissimilar"].index(similarity)]
