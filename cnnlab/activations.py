@@ -20,6 +20,20 @@ from torch import nn
 
 from cnnlab.validation import check_choice, check_float, check_tensor
 
+__all__ = [
+    "ACTIVATIONS",
+    "get_activation",
+    "Maxout",
+    "autograd_grad",
+    "per_example_weight_grads",
+    "one_sign_fraction",
+    "layer_gradient_rms",
+    "vanishing_gradient_experiment",
+    "vanishing_gradient_claims",
+    "dying_relu_experiment",
+    "dying_relu_claims",
+]
+
 Fn = Callable[[torch.Tensor], torch.Tensor]
 LEAK = 0.1  # the lectures' Leaky ReLU, max(0.1x, x); PyTorch's nn.LeakyReLU defaults to 0.01
 RRELU_LOWER, RRELU_UPPER = 1 / 8, 1 / 3  # RReLU's random slope range in training (PyTorch's defaults)
@@ -235,13 +249,6 @@ def layer_gradient_rms(net: nn.Sequential, X: torch.Tensor, y: torch.Tensor) -> 
     return norms
 
 
-def _fashion(n_train: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-    from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
-
-    X, y = load_fashion_mnist("train", subset=n_train)
-    return X, y, {"mean": FASHION_MNIST_MEAN, "std": FASHION_MNIST_STD}
-
-
 def vanishing_gradient_experiment(
     activation: str = "sigmoid", *, depth: int = 10, width: int = 64, n: int = 256, seed: int = 0,
 ) -> list[float]:
@@ -250,11 +257,13 @@ def vanishing_gradient_experiment(
     Each activation gets the initialisation that keeps its forward signal alive (notebook 05), so what is left of
     the shrinking is the activation's own derivative.
     """
+    from cnnlab.data import load_split
     from cnnlab.initialization import init_weights
     from cnnlab.models import mlp
     from cnnlab.runtime import set_seed
 
-    X, y, norm = _fashion(n)
+    split = load_split("fashion-mnist", n, 0, 0)
+    X, y, norm = split.X_train, split.y_train, split.norm
     X = (X.float() / 255 - norm["mean"]) / norm["std"]
     set_seed(seed)
     net = mlp([width] * depth, activation=get_activation(activation).module)
@@ -281,6 +290,7 @@ def dying_relu_experiment(
     A hidden unit is "off" when its pre-activation is <= 0 for every training image. For ReLU an off unit is
     dead: its output and its gradient are 0 for every image, so no later step can change its weights.
     """
+    from cnnlab.data import load_split
     from cnnlab.initialization import init_weights
     from cnnlab.models import mlp
     from cnnlab.runtime import get_device, set_seed
@@ -289,7 +299,8 @@ def dying_relu_experiment(
     device = torch.device(device) if device is not None else get_device()
     act = get_activation(activation)
     slope = LEAK if activation == "leaky_relu" else 0.0
-    X, y, norm = _fashion(n_train)
+    split = load_split("fashion-mnist", n_train, 0, 0)
+    X, y, norm = split.X_train, split.y_train, split.norm
     set_seed(seed)
     net = init_weights(mlp([width], activation=act.module), "he", negative_slope=slope)
     hidden = net[1]  # Flatten, Linear (784 -> width), activation, Linear (width -> 10)

@@ -23,14 +23,24 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Sequence
 
-from functools import lru_cache
 
 import torch
 
-from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
+from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_split
 from cnnlab.models import mlp
 from cnnlab.runtime import set_seed
 from cnnlab.train import History, fit
+
+__all__ = [
+    "LABELS",
+    "CASES",
+    "VAL_NOISE_MIN",
+    "Diagnosis",
+    "diagnose",
+    "deduplicate",
+    "case_data",
+    "run_case",
+]
 
 # --- thresholds (fractions of the first epoch's training loss unless said otherwise) ---------------------------------
 UNDERFIT_MAX_DROP = 0.25  # underfit: the training loss fell by less than 25% of its first-epoch value
@@ -175,12 +185,6 @@ CASES: dict[str, dict] = {
 }
 
 
-@lru_cache(maxsize=1)
-def fashion_subsets(n_train: int = 4000, n_val: int = 1000) -> tuple[torch.Tensor, ...]:
-    """(X_train, y_train, X_val, y_val): the first n_train train and n_val test images of Fashion-MNIST, cached."""
-    return (*load_fashion_mnist("train", n_train), *load_fashion_mnist("test", n_val))
-
-
 def duplicates(X: torch.Tensor, X_ref: torch.Tensor) -> torch.Tensor:
     """Boolean mask over the images of `X`: True where the image is byte-for-byte equal to some image of `X_ref`.
 
@@ -206,7 +210,8 @@ def case_data(name: str, **overrides) -> tuple[tuple[torch.Tensor, torch.Tensor]
     if name not in CASES:
         raise ValueError(f"unknown case {name!r}; choose one of {sorted(CASES)}")
     c = {**CASES[name], **overrides}
-    X_train, y_train, X_val, y_val = fashion_subsets()
+    s = load_split("fashion-mnist", 4000, 1000, 0, val_from="test")  # validation: the first 1,000 test images
+    X_train, y_train, X_val, y_val = s.X_train, s.y_train, s.X_val, s.y_val
     n, m, leak = c["n_train"], c["n_val"], c.get("leak", 0)
     X_val, y_val = torch.cat([X_val[:m], X_train[:leak]]), torch.cat([y_val[:m], y_train[:leak]])
     return (X_train[:n], y_train[:n]), (X_val, y_val)

@@ -21,7 +21,7 @@ import os
 import sys
 import zlib
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -30,50 +30,24 @@ import torch
 from PIL import Image
 
 __all__ = [
-    "DATA_DIR_ENV",
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_MEAN",
-    "FASHION_MNIST_SHIPPED_TRAIN",
-    "FASHION_MNIST_SIZES",
     "FASHION_MNIST_STD",
-    "FIX_APT",
-    "FIX_DOWNLOAD",
-    "FIX_SHIPPED",
-    "IDX_SHA256",
-    "MNIST_CLASSES",
     "MNIST_MEAN",
-    "MNIST_SIZES",
     "MNIST_STD",
-    "PHOTOS",
-    "PHOTO_FILES",
-    "PHOTO_SHA256",
-    "REPO_ROOT",
-    "SHIPPED_FILES",
-    "SPLITS",
-    "SYSTEM_FASHION_MNIST_DIR",
-    "ChecksumError",
-    "DatasetNotFoundError",
-    "Source",
-    "check_all",
-    "check_shipped",
-    "data_dir",
-    "data_sources",
-    "display_path",
-    "download_fashion_mnist",
-    "fashion_mnist_sources",
-    "find_fashion_mnist",
-    "find_mnist",
-    "load_digits",
+    "Split",
+    "load_split",
     "load_fashion_mnist",
     "load_mnist",
+    "load_digits",
     "load_photo",
-    "main",
-    "parse_idx",
-    "read_idx",
-    "read_verified",
     "sample_photos",
+    "data_sources",
+    "data_dir",
+    "display_path",
     "sha256_file",
-    "to_idx",
+    "DatasetNotFoundError",
+    "ChecksumError",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -469,6 +443,116 @@ def load_mnist(
     X, y = _load_pair(find_mnist(root=root), sum(MNIST_SIZES.values()))
     start = 0 if split == "train" else MNIST_SIZES["train"]
     return X[start : start + n].clone(), y[start : start + n].clone()
+
+
+@dataclass(frozen=True)
+class Split:
+    """A dataset cut for one experiment: uint8 images (N, 1, H, W) and int64 labels for training, validation and
+    test (any part may be empty), and the pixel mean/std of the dataset's training split on the [0, 1] scale."""
+
+    name: str
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_val: torch.Tensor
+    y_val: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    mean: float
+    std: float
+
+    @property
+    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(X_train, y_train), ready for `fit`."""
+        return self.X_train, self.y_train
+
+    @property
+    def val(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(X_val, y_val)."""
+        return self.X_val, self.y_val
+
+    @property
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(X_test, y_test)."""
+        return self.X_test, self.y_test
+
+    @property
+    def norm(self) -> dict[str, float]:
+        """`dict(mean=..., std=...)`, to pass on as `fit(..., **split.norm)`."""
+        return {"mean": self.mean, "std": self.std}
+
+    def normalized(self, X: torch.Tensor) -> torch.Tensor:
+        """uint8 images as floats with the dataset's mean 0 and std 1: (X / 255 - mean) / std."""
+        if not isinstance(X, torch.Tensor) or X.dtype != torch.uint8:
+            raise TypeError(f"X must be a uint8 image tensor from this split, got {getattr(X, 'dtype', type(X))}")
+        return (X.float() / 255 - self.mean) / self.std
+
+    def subset(self, n_train: int | None = None, n_val: int | None = None, n_test: int | None = None) -> Split:
+        """The first n_train / n_val / n_test examples of each part (None: all of it)."""
+        cut = []
+        for name, n, X in (("n_train", n_train, self.X_train), ("n_val", n_val, self.X_val),
+                           ("n_test", n_test, self.X_test)):
+            if n is not None:
+                if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= len(X):
+                    raise ValueError(f"{name} must be an int in 0..{len(X)} (this part's size), got {n!r}")
+            cut.append(slice(None, n))
+        tr, va, te = cut
+        return Split(self.name, self.X_train[tr], self.y_train[tr], self.X_val[va], self.y_val[va], self.X_test[te],
+                     self.y_test[te], self.mean, self.std)
+
+
+SPLIT_DATASETS = {  # name: (loader, split sizes, mean, std)
+    "fashion-mnist": (load_fashion_mnist, FASHION_MNIST_SIZES, FASHION_MNIST_MEAN, FASHION_MNIST_STD),
+    "mnist": (load_mnist, MNIST_SIZES, MNIST_MEAN, MNIST_STD),
+}
+
+
+def _count(name: str, value: object, largest: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if not 0 <= value <= largest:
+        raise ValueError(f"{name} must be between 0 and {largest:,}, got {value}")
+    return int(value)
+
+
+@lru_cache(maxsize=16)
+def load_split(
+    dataset: str = "fashion-mnist", n_train: int | None = None, n_val: int = 0, n_test: int | None = None, *,
+    val_from: str = "train",
+) -> Split:
+    """The one way to get a dataset split as tensors, with its normalisation: the first `n_train` training images;
+    `n_val` validation images taken right after them from the training split (`val_from="train"`) or first from the
+    test split (`val_from="test"`, as notebooks 10-11 do); then `n_test` test images not used for validation.
+    None means "all that is left". Every notebook and topic module gets its data here. Results are cached: the
+    tensors are shared, so do not modify them in place.
+
+    >>> s = load_split("mnist", 100, 20, 50)
+    >>> len(s.X_train), len(s.X_val), len(s.X_test), s.X_train.dtype, s.norm["mean"]
+    (100, 20, 50, torch.uint8, 0.1310413)
+    >>> torch.equal(s.X_val, load_mnist("train", 120)[0][100:])  # validation is held out of the training split
+    True
+    """
+    if dataset not in SPLIT_DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(map(repr, SPLIT_DATASETS))}; got {dataset!r}")
+    if val_from not in ("train", "test"):
+        raise ValueError(f"val_from must be 'train' or 'test', got {val_from!r}")
+    load, sizes, mean, std = SPLIT_DATASETS[dataset]
+    val_in_train = val_from == "train"
+    n_val = _count("n_val", n_val, sizes[val_from])
+    room_train = sizes["train"] - (n_val if val_in_train else 0)
+    room_test = sizes["test"] - (0 if val_in_train else n_val)
+    n_train = room_train if n_train is None else _count("n_train", n_train, room_train)
+    n_test = room_test if n_test is None else _count("n_test", n_test, room_test)
+
+    def first(split: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return load(split, n) if n > 0 else tuple(t[:0] for t in load(split, 1))
+
+    X, y = first("train", n_train + (n_val if val_in_train else 0))  # (n, 1, 28, 28) uint8, (n,) int64
+    Xt, yt = first("test", n_test + (0 if val_in_train else n_val))
+    if val_in_train:
+        Xv, yv, X, y = X[n_train:], y[n_train:], X[:n_train], y[:n_train]
+    else:
+        Xv, yv, Xt, yt = Xt[:n_val], yt[:n_val], Xt[n_val:], yt[n_val:]
+    return Split(dataset, X, y, Xv, yv, Xt, yt, mean, std)
 
 
 def load_digits() -> tuple[torch.Tensor, torch.Tensor]:

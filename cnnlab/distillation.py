@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnlab.ensembles import NORM, train_member
+from cnnlab.data import Split
+from cnnlab.ensembles import train_member
 from cnnlab.models import fast_cnn, mlp
 from cnnlab.runtime import set_seed
 from cnnlab.train import accuracy, fit, predict
@@ -86,7 +87,7 @@ class Distill(nn.Module):
 
 def distillation_experiment(
     seed: int,
-    data: tuple[torch.Tensor, ...],
+    data: Split,
     *,
     teacher_width: int = 32,  # the teacher: fast_cnn(teacher_width); 0 means an MLP with `teacher_hidden` layers
     teacher_hidden: Sequence[int] = (512, 512),
@@ -99,18 +100,18 @@ def distillation_experiment(
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
     """Test accuracy of the teacher, of a student trained on labels only and of the same student distilled from the
-    teacher (same seed, data order, epochs and optimiser for both students). `data` is an `ensembles.fashion_split`."""
-    X_train, y_train, _, _, X_test, y_test = data
+    teacher (same seed, data order, epochs and optimiser for both students). `data` is a `cnnlab.data.Split`."""
+    X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
     make_teacher = (lambda: fast_cnn(teacher_width)) if teacher_width else None
     teacher_train = teacher_data if teacher_data is not None else (X_train, y_train)
     teacher = train_member(teacher_train, seed, hidden=teacher_hidden, num_epochs=num_epochs, device=device,
                            make_net=make_teacher)
-    result = {"teacher": accuracy(predict(teacher, X_test, **NORM), y_test)}
+    result = {"teacher": accuracy(predict(teacher, X_test, **data.norm), y_test)}
     for name in ("labels only", "distilled"):
         set_seed(seed)
         student = mlp(student_hidden)
         net = Distill(student, teacher, T, alpha) if name == "distilled" else student
         fit(net, (X_train, y_train), None, num_epochs=num_epochs, lr=student_lr, batch_size=64, device=device,
-            loss_fn=net.loss if name == "distilled" else None, seed=seed, progress=False, **NORM)
-        result[name] = accuracy(predict(student, X_test, **NORM), y_test)
+            loss_fn=net.loss if name == "distilled" else None, seed=seed, progress=False, **data.norm)
+        result[name] = accuracy(predict(student, X_test, **data.norm), y_test)
     return result

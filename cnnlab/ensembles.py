@@ -9,13 +9,22 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
+from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, Split
 from cnnlab.models import mlp
 from cnnlab.runtime import set_seed
 from cnnlab.train import History, Snapshots, accuracy, fit, predict
 
+__all__ = [
+    "ensemble_proba",
+    "train_member",
+    "seed_ensemble",
+    "snapshot_ensemble",
+    "snapshot_vs_plain",
+    "top_k_experiment",
+]
+
 Data = tuple[torch.Tensor, torch.Tensor]
-NORM = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
+_NORM = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
 
 
 @torch.no_grad()
@@ -52,14 +61,6 @@ def top_k(scores: Sequence[float], k: int) -> list[int]:
 # The experiments: Fashion-MNIST subsets, an MLP
 # ----------------------------------------------------------------------------------------------------------
 @lru_cache(maxsize=4)
-def fashion_split(n_train: int = 1000, n_val: int = 1000, n_test: int = 2000) -> tuple[torch.Tensor, ...]:
-    """(X_train, y_train, X_val, y_val, X_test, y_test): training and validation images from the Fashion-MNIST
-    training split (first n_train, next n_val), test images from its test split (first n_test)."""
-    X, y = load_fashion_mnist("train", n_train + n_val)
-    X_test, y_test = load_fashion_mnist("test", n_test)
-    return X[:n_train], y[:n_train], X[n_train:], y[n_train:], X_test, y_test
-
-
 def train_member(
     train_data: Data, seed: int = 0, *, hidden: Sequence[int] = (256,), lr: float = 0.05, weight_decay: float = 0.0,
     num_epochs: int = 10, batch_size: int = 64, device: torch.device | str | None = None,
@@ -71,15 +72,15 @@ def train_member(
     net = make_net() if make_net is not None else mlp(hidden)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     fit(net, train_data, None, num_epochs=num_epochs, optimizer=optimizer, batch_size=batch_size, device=device,
-        seed=seed, progress=False, **NORM)
+        seed=seed, progress=False, **_NORM)
     return net
 
 
-def seed_ensemble(seeds: Sequence[int], data: tuple[torch.Tensor, ...], **member_kw) -> tuple[list[float], list[float]]:
+def seed_ensemble(seeds: Sequence[int], data: Split, **member_kw) -> tuple[list[float], list[float]]:
     """Train one member per seed; returns (accuracy of each member, accuracy of the first-m ensemble, m = 1..M) on the
-    test images of `data` (a `fashion_split`)."""
-    X_train, y_train, _, _, X_test, y_test = data
-    probas = [predict(train_member((X_train, y_train), s, **member_kw), X_test, **NORM).softmax(1) for s in seeds]
+    test images of `data` (a `cnnlab.data.Split`)."""
+    X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
+    probas = [predict(train_member((X_train, y_train), s, **member_kw), X_test, **_NORM).softmax(1) for s in seeds]
     return [accuracy(p, y_test) for p in probas], ensemble_curve(probas, y_test)
 
 
@@ -101,43 +102,45 @@ def snapshot_fit(
     return snapshots.states, history
 
 
-def snapshot_ensemble(seed: int, data: tuple[torch.Tensor, ...], *, hidden: Sequence[int] = (256,), lr: float = 0.05,
+def snapshot_ensemble(seed: int, data: Split, *, hidden: Sequence[int] = (256,), lr: float = 0.05,
                       num_cycles: int = 4, epochs_per_cycle: int = 3,
                       device: torch.device | str | None = None) -> tuple[list[float], History]:
     """One snapshot-ensemble run; returns (accuracy on the test images of each snapshot alone ... and, last, of the
     average of all snapshots, History)."""
-    X_train, y_train, X_val, y_val, X_test, y_test = data
+    X_train, y_train, X_val, y_val, X_test, y_test = (data.X_train, data.y_train, data.X_val, data.y_val,
+                                                      data.X_test, data.y_test)
     set_seed(seed)
     net = mlp(hidden)
     snapshots, history = snapshot_fit(net, (X_train, y_train), (X_val, y_val), lr=lr, num_cycles=num_cycles,
-                                      epochs_per_cycle=epochs_per_cycle, seed=seed, device=device, **NORM)
+                                      epochs_per_cycle=epochs_per_cycle, seed=seed, device=device, **_NORM)
     probas = []
     for state in snapshots:
         net.load_state_dict(state)
-        probas.append(predict(net, X_test, **NORM).softmax(1))
+        probas.append(predict(net, X_test, **_NORM).softmax(1))
     return [accuracy(p, y_test) for p in probas] + [accuracy(ensemble_proba(probas), y_test)], history
 
 
-def snapshot_vs_plain(seed: int, data: tuple[torch.Tensor, ...], *, lr: float = 0.1, num_cycles: int = 3,
+def snapshot_vs_plain(seed: int, data: Split, *, lr: float = 0.1, num_cycles: int = 3,
                       epochs_per_cycle: int = 4, plain_lr: float = 0.05,
                       device: torch.device | str | None = None) -> dict[str, float]:
     """Test accuracy of a snapshot ensemble, of its snapshots (mean), of its last snapshot alone, and of an ordinary
     run (constant `plain_lr`) with the same number of epochs: ways to spend one training budget."""
     accs, _ = snapshot_ensemble(seed, data, lr=lr, num_cycles=num_cycles, epochs_per_cycle=epochs_per_cycle,
                                 device=device)
-    plain = train_member(data[:2], seed, lr=plain_lr, num_epochs=num_cycles * epochs_per_cycle, device=device)
+    plain = train_member(data.train, seed, lr=plain_lr, num_epochs=num_cycles * epochs_per_cycle, device=device)
     return {"snapshot ensemble": accs[-1], "snapshots, mean": sum(accs[:-1]) / num_cycles, "last snapshot": accs[-2],
-            "plain run": accuracy(predict(plain, data[4], **NORM).softmax(1), data[5])}
+            "plain run": accuracy(predict(plain, data.X_test, **_NORM).softmax(1), data.y_test)}
 
 
-def top_k_experiment(seed: int, data: tuple[torch.Tensor, ...], lrs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1,
+def top_k_experiment(seed: int, data: Split, lrs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1,
                      0.3), k: int = 3, device: torch.device | str | None = None, **member_kw) -> dict[str, float]:
     """Train one member per learning rate (a small search), rank them on validation; test accuracy of the best member,
     of the top-k members (mean), of their ensemble and of the ensemble of all members."""
-    X_train, y_train, X_val, y_val, X_test, y_test = data
+    X_train, y_train, X_val, y_val, X_test, y_test = (data.X_train, data.y_train, data.X_val, data.y_val,
+                                                      data.X_test, data.y_test)
     nets = [train_member((X_train, y_train), seed, lr=lr, device=device, **member_kw) for lr in lrs]
-    val_acc = [accuracy(predict(net, X_val, **NORM).softmax(1), y_val) for net in nets]
-    test_p = [predict(net, X_test, **NORM).softmax(1) for net in nets]
+    val_acc = [accuracy(predict(net, X_val, **_NORM).softmax(1), y_val) for net in nets]
+    test_p = [predict(net, X_test, **_NORM).softmax(1) for net in nets]
     best = top_k(val_acc, k)
     return {"best member": accuracy(test_p[best[0]], y_test),
             f"top-{k} members, mean": sum(accuracy(test_p[i], y_test) for i in best) / k,

@@ -16,9 +16,32 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cnnlab.data import load_split
 from cnnlab.models import forward_hooks, leaf_layers, mlp, plain_cnn
 from cnnlab.train import TensorLoader
 from cnnlab.validation import module_device
+
+__all__ = [
+    "SCHEMES",
+    "fan_in_out",
+    "init_std",
+    "init_weights",
+    "LayerStats",
+    "activation_stats",
+    "only",
+    "zero_init_experiment",
+    "zero_init_claims",
+    "deep_tanh_experiment",
+    "deep_tanh_claims",
+    "relu_variance_experiment",
+    "relu_variance_claims",
+    "sigmoid_saturation_experiment",
+    "sigmoid_saturation_claims",
+    "plain_conv_training",
+    "he_vs_xavier_claims",
+    "gradient_experiment",
+    "gradient_claims",
+]
 
 SCHEMES = ("zeros", "uniform", "normal", "small_normal", "xavier", "he")
 SCHEME_OPTIONS = {  # the keyword arguments each scheme accepts, with their defaults
@@ -352,10 +375,8 @@ def only(stats: list[LayerStats], *kinds: str) -> list[LayerStats]:
 # ----------------------------------------------------------------------------------------------------------
 def _fashion(n_train: int, n_val: int = 0, downsample: int = 1) -> tuple[torch.Tensor, ...]:
     """The first `n_train` training and `n_val` test images of Fashion-MNIST (uint8), average-pooled if asked."""
-    from cnnlab.data import load_fashion_mnist  # imported here: the module above needs no data
-
-    X, y = load_fashion_mnist("train", subset=n_train)
-    Xv, yv = load_fashion_mnist("test", subset=n_val) if n_val else (X[:0], y[:0])
+    s = load_split("fashion-mnist", n_train, n_val, 0, val_from="test")
+    X, y, Xv, yv = s.X_train, s.y_train, s.X_val, s.y_val
     if downsample > 1:  # (N, 1, 28, 28) -> (N, 1, 28/d, 28/d), still uint8
         X, Xv = (nn.functional.avg_pool2d(t.float(), downsample).round().to(torch.uint8) for t in (X, Xv))
     return X, y, Xv, yv

@@ -19,6 +19,15 @@ from cnnlab.regularization import kfold_indices
 from cnnlab.runtime import set_seed
 from cnnlab.train import evaluate, fit
 
+__all__ = [
+    "split_indices",
+    "digits_subset",
+    "train_digits",
+    "nested_cv",
+    "grid_effects",
+    "compare_searches",
+]
+
 Data = tuple[torch.Tensor, torch.Tensor]
 
 

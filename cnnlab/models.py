@@ -28,8 +28,6 @@ __all__ = [
     "SubPixelSR",
     "leaf_layers",
     "forward_hooks",
-    "NORMS",
-    "PLACEMENTS",
 ]
 
 NORMS = (None, "batch", "group")  # the normalisation layers `mlp` and `norm_cnn` can insert

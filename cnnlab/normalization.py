@@ -27,8 +27,30 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from cnnlab.data import Split
 from cnnlab.models import forward_hooks, mlp, norm_cnn
 from cnnlab.train import TensorLoader, evaluate, fit, train_one_epoch
+
+__all__ = [
+    "NORM_KINDS",
+    "norm_stats",
+    "layer_norm",
+    "instance_norm",
+    "group_norm",
+    "BatchNorm",
+    "fit_accuracy",
+    "STALLED",
+    "LEARNS",
+    "run_mlp",
+    "run_convnet",
+    "largest_lr_that_learns",
+    "saturated_fraction",
+    "well_spread",
+    "activation_spread",
+    "PERCENTILES",
+    "Trace",
+    "train_with_trace",
+]
 
 NORM_KINDS = ("batch", "layer", "instance", "group")
 
@@ -263,44 +285,8 @@ def init_normal_(net: nn.Module, std: float) -> nn.Module:
     return net
 
 
-@dataclass(frozen=True)
-class Task:
-    """Real images for an experiment: uint8 (N, 1, 28, 28) train and test tensors, labels, and the pixel mean/std."""
-
-    name: str
-    X_train: torch.Tensor
-    y_train: torch.Tensor
-    X_test: torch.Tensor
-    y_test: torch.Tensor
-    mean: float
-    std: float
-
-    def subset(self, n_train: int | None = None, n_test: int | None = None) -> Task:
-        """The first n_train training and n_test test examples (None: all)."""
-        return Task(self.name, self.X_train[:n_train], self.y_train[:n_train], self.X_test[:n_test],
-                    self.y_test[:n_test], self.mean, self.std)
-
-    def normalized(self, X: torch.Tensor) -> torch.Tensor:
-        """uint8 images -> float, zero mean and unit std over the dataset (what the training loader does)."""
-        return (X.float() / 255 - self.mean) / self.std
-
-
-def load_task(name: str, n_train: int | None = None, n_test: int | None = None) -> Task:
-    """MNIST (8,000 train / 2,000 test shipped) or Fashion-MNIST, cut to n_train / n_test examples."""
-    from cnnlab import data  # imported here: the layers above need no data
-
-    if name == "mnist":
-        (X, y), (Xt, yt) = data.load_mnist("train"), data.load_mnist("test")
-        return Task(name, X, y, Xt, yt, data.MNIST_MEAN, data.MNIST_STD).subset(n_train, n_test)
-    if name == "fashion-mnist":
-        X, y = data.load_fashion_mnist("train", subset=n_train)
-        Xt, yt = data.load_fashion_mnist("test")
-        return Task(name, X, y, Xt, yt, data.FASHION_MNIST_MEAN, data.FASHION_MNIST_STD).subset(n_train, n_test)
-    raise ValueError(f"unknown task {name!r}; allowed: mnist, fashion-mnist")
-
-
 def fit_accuracy(
-    net: nn.Module, task: Task, *, lr: float, num_epochs: int = 1, batch_size: int = 64, seed: int = 0,
+    net: nn.Module, task: Split, *, lr: float, num_epochs: int = 1, batch_size: int = 64, seed: int = 0,
     device: torch.device | str | None = None,
 ) -> float:
     """Train `net` with `cnnlab.train.fit` (SGD, momentum 0.9) and return its final test accuracy (eval mode)."""
@@ -314,7 +300,7 @@ LEARNS = 0.5  # test accuracy above this: the run learns
 
 
 def run_mlp(
-    task: Task, *, depth: int, activation: type[nn.Module], norm: str | None, lr: float, width: int = 100,
+    task: Split, *, depth: int, activation: type[nn.Module], norm: str | None, lr: float, width: int = 100,
     batch_size: int = 64, num_epochs: int = 1, seed: int = 0, device: torch.device | str | None = None,
 ) -> float:
     """Seed, build `mlp([width] * depth, activation=activation, norm=norm)`, train it with `fit` and return its test accuracy."""
@@ -324,7 +310,7 @@ def run_mlp(
 
 
 def run_convnet(
-    task: Task, *, norm: str | None, placement: str, lr: float, batch_size: int = 64, num_epochs: int = 1,
+    task: Split, *, norm: str | None, placement: str, lr: float, batch_size: int = 64, num_epochs: int = 1,
     seed: int = 0, device: torch.device | str | None = None,
 ) -> float:
     """Seed, build `norm_cnn(norm, placement)`, train it with `fit` and return its test accuracy."""
@@ -419,7 +405,7 @@ def probe_inputs(net: nn.Module, probe: nn.Module, X: torch.Tensor) -> torch.Ten
 
 
 def train_with_trace(
-    net: nn.Module, task: Task, probe: nn.Module, *, lr: float, num_steps: int, every: int, batch_size: int = 60,
+    net: nn.Module, task: Split, probe: nn.Module, *, lr: float, num_steps: int, every: int, batch_size: int = 60,
     seed: int = 0, n_probe: int = 500, device: torch.device | str | None = None,
 ) -> Trace:
     """Train with SGD (momentum 0.9) by `train_one_epoch` on slices of `every` batches; after each slice record the

@@ -20,7 +20,6 @@ __all__ = [
     "adamw_step",
     "OPTIMIZERS",
     "make_optimizer",
-    "SURFACES",
     "ill_conditioned",
     "rosenbrock",
     "saddle",

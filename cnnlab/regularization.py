@@ -9,11 +9,33 @@ import torch
 from scipy.special import betaincinv
 from torch import nn
 
-from cnnlab.curves import fashion_subsets
-from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD, load_mnist
+from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_split
 from cnnlab.models import dropout_cnn, mlp
 from cnnlab.runtime import set_seed
 from cnnlab.train import Augment, History, TensorLoader, accuracy, evaluate, fit, predict
+from cnnlab.validation import check_choice
+
+__all__ = [
+    "OVERFIT",
+    "gap",
+    "clean_gap",
+    "weight_norm",
+    "l1_penalty",
+    "L1Regularized",
+    "max_norm_",
+    "unit_norms",
+    "add_max_norm",
+    "near_zero_fraction",
+    "mixup_data",
+    "Mixup",
+    "smooth_labels",
+    "label_smoothing_loss",
+    "confidence",
+    "evaluate_loss",
+    "run_regularized",
+    "run_cnn",
+    "kfold_indices",
+]
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -191,15 +213,6 @@ def clean_gap(net: nn.Module, train_data, val_data) -> float:
     return evaluate_loss(net, val_data) - evaluate_loss(net, train_data)
 
 
-def load_overfit_data(dataset: str = "fashion") -> tuple:
-    """(X_train, y_train, X_val, y_val, mean, std) of "fashion" (Fashion-MNIST) or "mnist" (the 10k real digits)."""
-    if dataset == "fashion":
-        return (*fashion_subsets(), FASHION_MNIST_MEAN, FASHION_MNIST_STD)
-    if dataset == "mnist":
-        return (*load_mnist("train", 4000), *load_mnist("test", 1000), MNIST_MEAN, MNIST_STD)
-    raise ValueError(f"dataset must be 'fashion' or 'mnist', got {dataset!r}")
-
-
 def run_regularized(
     seed: int = 0,
     weight_decay: float = 0.0,
@@ -221,7 +234,9 @@ def run_regularized(
     if not set(setup) <= set(OVERFIT):
         raise ValueError(f"unknown setup keys {sorted(set(setup) - set(OVERFIT))}; allowed: {sorted(OVERFIT)}")
     c = {**OVERFIT, **setup}
-    X_train, y_train, X_val, y_val, mean, std = load_overfit_data(dataset)
+    check_choice("dataset", dataset, ("fashion", "mnist"))
+    d = load_split("fashion-mnist" if dataset == "fashion" else "mnist", 4000, 1000, 0, val_from="test")
+    X_train, y_train, X_val, y_val, mean, std = d.X_train, d.y_train, d.X_val, d.y_val, d.mean, d.std
     set_seed(seed)
     net = mlp(c["hidden"], dropout=dropout)
     optimizer = torch.optim.SGD(net.parameters(), lr=c["lr"], momentum=0.9, weight_decay=weight_decay)
@@ -247,7 +262,8 @@ def run_cnn(
 ) -> tuple[nn.Module, History]:
     """Train `conv_net` on the OVERFIT data (250 images) with the given dropout; returns the net and its History."""
     c = OVERFIT
-    X_train, y_train, X_val, y_val = fashion_subsets()
+    d = load_split("fashion-mnist", 4000, 1000, 0, val_from="test")
+    X_train, y_train, X_val, y_val = d.X_train, d.y_train, d.X_val, d.y_val
     set_seed(seed)
     net = dropout_cnn(dropout_fc, dropout_conv, width)
     n, m = c["n_train"], n_val

@@ -22,7 +22,6 @@ from cnnlab.train import History, TensorLoader, fit, train_one_epoch
 from cnnlab.validation import check_choice, check_float, check_int, check_module, module_device
 
 __all__ = [
-    "KINDS",
     "schedule",
     "torch_scheduler",
     "lr_curve",
@@ -30,7 +29,6 @@ __all__ = [
     "lr_range_test",
     "suggest_lr",
     "train_run",
-    "LADDER",
     "ladder_sweep",
 ]
 

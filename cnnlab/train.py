@@ -36,6 +36,7 @@ from cnnlab.validation import (
 
 __all__ = [
     "Augment",
+    "rotate",
     "TensorLoader",
     "History",
     "Callback",
@@ -46,7 +47,7 @@ __all__ = [
     "predict",
     "accuracy",
     "fit",
-    "rotate",
+    "CHANNELS_LAST_DEVICES",
 ]
 
 Batch = tuple[torch.Tensor, torch.Tensor]

@@ -47,18 +47,12 @@ __all__ = [
     "IMAGENET_MEAN_255",
     "IMAGENET_STD",
     "IMAGENET_STD_255",
-    "STRATEGIES",
-    "FeatureCacheWarning",
     "ImageNetAugment",
-    "accuracy_on",
-    "best_of",
+    "STRATEGIES",
     "block_inputs",
-    "checksum",
     "conv_cuts",
-    "copy_first_layers",
     "count_trainable",
     "extract_features",
-    "feature_cache_dir",
     "features_vs_scratch",
     "finetune_top",
     "freeze",
@@ -74,11 +68,11 @@ __all__ = [
     "replace_head",
     "run_strategy",
     "scratch_cnn",
-    "set_train_mode",
     "split",
     "split_classes",
-    "unfreeze",
+    "to_imagenet_input",
     "yosinski",
+    "FeatureCacheWarning",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # per RGB channel, for images scaled to [0, 1]
@@ -452,7 +446,7 @@ class ImageNetAugment:
 # ------------------------------------------------------------------------------------------- the experiment
 
 
-def accuracy_on(net: nn.Module, test: tuple[torch.Tensor, torch.Tensor], *, batch_size: int = 250,
+def _accuracy_on(net: nn.Module, test: tuple[torch.Tensor, torch.Tensor], *, batch_size: int = 250,
                 mean: Any = None, std: Any = None, device: torch.device | str | None = None) -> float:
     """Accuracy of `net` on `test` = (X, y), once, after training (cheaper than `fit` evaluating every epoch).
 
@@ -567,11 +561,11 @@ def features_vs_scratch(features: tuple[torch.Tensor, torch.Tensor], images: tup
     set_seed(seed)
     head = nn.Linear(F.shape[1], num_classes)  # (N, D) -> (N, num_classes)
     fit(head, (F, y), lr=0.01, **kw)
-    acc_features = accuracy_on(head, (test_features, y_test), device=device)
+    acc_features = _accuracy_on(head, (test_features, y_test), device=device)
     set_seed(seed)
     cnn = small_cnn(in_channels=X.shape[1], num_classes=num_classes, width=width)
     fit(cnn, (X, y), lr=0.05, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, **kw)
-    acc_scratch = accuracy_on(cnn, (test_images, y_test), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD,
+    acc_scratch = _accuracy_on(cnn, (test_images, y_test), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD,
                                 device=device)
     return acc_features, acc_scratch
 
@@ -665,7 +659,7 @@ def yosinski(A: tuple[torch.Tensor, torch.Tensor], B: tuple[torch.Tensor, torch.
         steps = num_epochs * math.ceil(len(data[1]) / batch_size)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)  # to 0: a stable final accuracy
         fit(net, data, optimizer=opt, scheduler=sched, step_scheduler="batch", **{k: v for k, v in kw.items() if k != "lr"})
-        return accuracy_on(net, val, mean=mean, std=std, device=device) if val is not None else float("nan")
+        return _accuracy_on(net, val, mean=mean, std=std, device=device) if val is not None else float("nan")
 
     set_seed(seed)
     net_A = new_net()
@@ -752,7 +746,7 @@ def linear_probe(F: torch.Tensor, y: torch.Tensor, F_test: torch.Tensor, y_test:
     set_seed(_check_seed(seed))
     head = nn.Linear(F.shape[1], int(torch.cat([y, y_test]).max()) + 1)  # (N, D) -> (N, num_classes)
     fit(head, (F, y), num_epochs=num_epochs, lr=lr, batch_size=batch_size, device=device, seed=seed, progress=False)
-    return accuracy_on(head, (F_test, y_test), device=device)
+    return _accuracy_on(head, (F_test, y_test), device=device)
 
 
 def scratch_cnn(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor], *,
@@ -780,7 +774,7 @@ def scratch_cnn(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tens
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)  # to 0: a stable final accuracy
     fit(net, train, num_epochs=num_epochs, optimizer=opt, scheduler=sched, step_scheduler="batch", mean=mean, std=std,
         augment=augment, batch_size=batch_size, device=device, seed=seed, progress=False)
-    return accuracy_on(net, test, mean=mean, std=std, device=device)
+    return _accuracy_on(net, test, mean=mean, std=std, device=device)
 
 
 def finetune_top(M: torch.Tensor, y: torch.Tensor, M_test: torch.Tensor, y_test: torch.Tensor, *, first: int,
@@ -810,7 +804,7 @@ def finetune_top(M: torch.Tensor, y: torch.Tensor, M_test: torch.Tensor, y_test:
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=0.1)
     fit(net, (M, y), num_epochs=num_epochs, optimizer=opt, scheduler=sched, batch_size=batch_size,
         drop_last=len(y) % batch_size == 1, device=device, seed=seed, progress=False)
-    return accuracy_on(net, (M_test, y_test), device=device)
+    return _accuracy_on(net, (M_test, y_test), device=device)
 
 
 def _check_first(first: Any) -> int:

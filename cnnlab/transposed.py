@@ -24,6 +24,21 @@ from cnnlab.models import SubPixelSR, TinyFCN
 from cnnlab.train import fit, predict
 from cnnlab.validation import check_int
 
+__all__ = [
+    "conv_as_matrix",
+    "conv_transpose2d_naive",
+    "conv_transpose2d_zero_insert",
+    "overlap_map",
+    "convolutionalize",
+    "psnr",
+    "digit_segmentation",
+    "run_segmentation",
+    "photo_patches",
+    "downscale",
+    "bicubic",
+    "run_super_resolution",
+]
+
 # ----------------------------------------------------------------------------------------------------------------------
 # Convolution as a matrix
 

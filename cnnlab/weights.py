@@ -23,20 +23,10 @@ from cnnlab.data import display_path, sha256_file
 from cnnlab.validation import check_int
 
 __all__ = [
-    "FIX_INSTALL",
-    "FIX_REINSTALL",
-    "MOBILENET_V2_FILE",
-    "MOBILENET_V2_SHA256",
-    "WeightsChecksumError",
-    "WeightsNotFoundError",
-    "default_search_dirs",
-    "find_mobilenet_v2_weights",
-    "hub_checkpoints_dir",
-    "install_pretrained_weights",
     "load_mobilenet_v2",
-    "main",
-    "package_weights_dir",
     "verify_weights",
+    "WeightsNotFoundError",
+    "WeightsChecksumError",
 ]
 
 MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"  # torch hub names files <name>-<first 8 hex digits of sha256>.pth

@@ -472,3 +472,42 @@ def test_refresh_recreates_the_shipped_files_byte_for_byte(tmp_path):
     written = data_refresh.refresh(root=tmp_path, npm_tarball=NPM_TARBALL)
     assert len(written) == 6
     assert (tmp_path / "SHA256SUMS").read_text() == (SHIPPED / "SHA256SUMS").read_text()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# load_split: the one way every notebook gets its data
+# ----------------------------------------------------------------------------------------------------------
+def test_load_split_takes_validation_from_the_training_split_by_default():
+    MNIST_MEAN, MNIST_STD, load_split = data.MNIST_MEAN, data.MNIST_STD, data.load_split
+    s = load_split("mnist", 50, 30, 20)
+    X, y = data.load_mnist("train", 80)
+    Xt, yt = data.load_mnist("test", 20)
+    assert torch.equal(s.X_train, X[:50]) and torch.equal(s.X_val, X[50:]) and torch.equal(s.y_val, y[50:])
+    assert torch.equal(s.X_test, Xt) and torch.equal(s.y_test, yt)
+    assert (s.mean, s.std) == (MNIST_MEAN, MNIST_STD) and s.norm == {"mean": MNIST_MEAN, "std": MNIST_STD}
+    torch.testing.assert_close(s.normalized(s.X_train[:2]), (X[:2].float() / 255 - MNIST_MEAN) / MNIST_STD)
+
+
+def test_load_split_with_validation_from_the_test_split_keeps_test_disjoint():
+    load_split = data.load_split
+    s = load_split("fashion-mnist", 10, 5, 7, val_from="test")
+    Xt, _ = data.load_fashion_mnist("test", 12)
+    assert torch.equal(s.X_val, Xt[:5]) and torch.equal(s.X_test, Xt[5:])
+    assert torch.equal(s.X_train, data.load_fashion_mnist("train", 10)[0])
+    assert len(load_split("mnist", n_val=100).X_train) == 8_000 - 100  # None: all that is left
+    empty = load_split("mnist", 5, 0, 0)
+    assert empty.X_val.shape == (0, 1, 28, 28) and empty.y_test.dtype == torch.int64
+    assert len(empty.subset(n_train=2).X_train) == 2
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    (dict(dataset="cifar"), ValueError, "dataset must be one of"),
+    (dict(dataset="mnist", n_train=-1), ValueError, "n_train must be between 0 and"),
+    (dict(dataset="mnist", n_train=8_000, n_val=1), ValueError, "n_train must be between 0 and 7,999"),
+    (dict(dataset="mnist", n_train=2.5), TypeError, "n_train must be an int"),
+    (dict(dataset="mnist", n_train=10, val_from="val"), ValueError, "val_from must be 'train' or 'test'"),
+])
+def test_load_split_bad_arguments(kwargs, err, match):
+    load_split = data.load_split
+    with pytest.raises(err, match=match):
+        load_split(**kwargs)

@@ -13,7 +13,6 @@ from cnnlab.distillation import Distill, distillation_experiment, distillation_l
 from cnnlab.ensembles import (
     ensemble_curve,
     ensemble_proba,
-    fashion_split,
     seed_ensemble,
     snapshot_fit,
     snapshot_vs_plain,
@@ -32,6 +31,7 @@ from cnnlab.model_selection import (
     split_indices,
     train_digits,
 )
+from cnnlab.data import load_split
 from cnnlab.models import mlp
 from cnnlab.train import accuracy, fit, predict
 
@@ -40,7 +40,7 @@ SEEDS = [0, 1, 2]
 
 @pytest.fixture(scope="module")
 def small_fashion():
-    return fashion_split(1000, 1000, 2000)  # the notebook's quick sizes (the loading is cached, training is short)
+    return load_split("fashion-mnist", 1000, 1000, 2000)  # the notebook's quick sizes (the loading is cached, training is short)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def test_ensemble_curve_and_accuracy():
 
 def test_predicted_probabilities_rows_sum_to_one(small_fashion):
     net = mlp((8,))
-    p = predict(net, small_fashion[4][:50]).softmax(1)
+    p = predict(net, small_fashion.X_test[:50]).softmax(1)
     assert p.shape == (50, 10)
     torch.testing.assert_close(p.sum(1), torch.ones(50))
 

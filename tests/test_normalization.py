@@ -10,20 +10,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnlab.data import Split, load_split
 from cnnlab.models import mlp
 from cnnlab.normalization import (
     LEARNS,
     NORM_KINDS,
     STALLED,
     BatchNorm,
-    Task,
     activation_spread,
     fit_accuracy,
     group_norm,
     instance_norm,
     largest_lr_that_learns,
     layer_norm,
-    load_task,
     norm_stats,
     run_convnet,
     run_mlp,
@@ -305,21 +304,19 @@ def test_networks_and_helpers():
     assert saturated_fraction(torch.tensor([0.001, 0.5]), nn.Sigmoid) == 0.5
     with pytest.raises(ValueError, match="placement must be one of 'before', 'after'"):
         run_convnet(None, norm="batch", placement="inside", lr=0.1)
-    with pytest.raises(ValueError, match="unknown task 'cifar'"):
-        load_task("cifar")
 
 
 # ----------------------------------------------------------------------------------------------------------
 # The notebook's claims, over seeds 0, 1, 2 (the notebook's sizes, smaller where it says so)
 # ----------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def mnist() -> Task:
-    return load_task("mnist")  # 8,000 / 2,000, as in the notebook
+def mnist() -> Split:
+    return load_split("mnist")  # 8,000 / 2,000, as in the notebook
 
 
 @pytest.fixture(scope="module")
-def fashion() -> Task:
-    return load_task("fashion-mnist", 4_000, 2_000)  # as in the notebook's quick profile
+def fashion() -> Split:
+    return load_split("fashion-mnist", 4_000, n_test=2_000)  # as in the notebook's quick profile
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -401,21 +401,21 @@ def test_accuracy_on_accepts_a_device_string_or_a_device():
     X, y = torch.randn(20, 3), torch.randint(0, 2, (20,))
     expected = float((net(X).argmax(1) == y).float().mean())
     for device in ("cpu", torch.device("cpu")):
-        assert transfer.accuracy_on(net, (X, y), device=device) == pytest.approx(expected)
+        assert transfer._accuracy_on(net, (X, y), device=device) == pytest.approx(expected)
 
 
 X4, Y4 = torch.zeros(4, 1, 28, 28), torch.tensor([0, 1, 0, 1])
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: transfer.accuracy_on(nn.Linear(3, 2), (torch.zeros(2, 3), torch.zeros(2, dtype=torch.int64)),
+    (lambda: transfer._accuracy_on(nn.Linear(3, 2), (torch.zeros(2, 3), torch.zeros(2, dtype=torch.int64)),
                                   device="gpu0"), ValueError, r"device must name a device.*got 'gpu0'"),
-    (lambda: transfer.accuracy_on(nn.Linear(3, 2), (torch.zeros(2, 3), torch.zeros(2, dtype=torch.int64)),
+    (lambda: transfer._accuracy_on(nn.Linear(3, 2), (torch.zeros(2, 3), torch.zeros(2, dtype=torch.int64)),
                                   device=0), TypeError, r"device must be a str or torch.device or None, got int 0"),
-    (lambda: transfer.accuracy_on("net", (X4, Y4)), TypeError, r"net must be a torch.nn.Module, got str"),
-    (lambda: transfer.accuracy_on(small_cnn(), X4), TypeError, r"test must be a pair \(X, y\) of tensors, got Tensor"),
-    (lambda: transfer.accuracy_on(small_cnn(), (X4, Y4[:3])), ValueError, r"same number of examples"),
-    (lambda: transfer.accuracy_on(small_cnn(), (X4, Y4.float())), TypeError, r"test\[1\] \(y\) must be a int tensor"),
+    (lambda: transfer._accuracy_on("net", (X4, Y4)), TypeError, r"net must be a torch.nn.Module, got str"),
+    (lambda: transfer._accuracy_on(small_cnn(), X4), TypeError, r"test must be a pair \(X, y\) of tensors, got Tensor"),
+    (lambda: transfer._accuracy_on(small_cnn(), (X4, Y4[:3])), ValueError, r"same number of examples"),
+    (lambda: transfer._accuracy_on(small_cnn(), (X4, Y4.float())), TypeError, r"test\[1\] \(y\) must be a int tensor"),
     (lambda: transfer.head_name(None), TypeError, r"net must be a torch.nn.Module, got NoneType"),
     (lambda: transfer.count_trainable([nn.Linear(2, 2)]), TypeError, r"net must be a torch.nn.Module, got list"),
     (lambda: transfer.replace_head("resnet", 2), TypeError, r"net must be a torch.nn.Module"),
