@@ -23,7 +23,7 @@ from cnnlab.runtime import get_device, set_seed
 from cnnlab.train import CHANNELS_LAST_DEVICES, TensorLoader, evaluate, train_one_epoch
 from cnnlab.validation import check_callable, check_device, check_float, check_int, check_tensor
 
-__all__ = ["data_path_ratio", "matmul_gflops", "train_gflops", "seconds_to_accuracy", "main"]
+__all__ = ["main"]
 
 CACHE = Path(__file__).resolve().parents[1] / "data" / "cache"
 

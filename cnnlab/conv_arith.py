@@ -8,13 +8,14 @@ that the two agree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnlab.models import forward_hooks
 from cnnlab.validation import check_bool, check_int, check_module, check_tensor
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
     "param_count",
     "conv_params",
     "depthwise_separable_params",
-    "LayerShape",
     "ShapeTrace",
     "trace_shapes",
 ]
@@ -444,25 +444,14 @@ def trace_shapes(net: nn.Module, input_shape: Sequence[int]) -> ShapeTrace:
 
     rows: list[LayerShape] = []
 
-    def recorder(name: str) -> Callable[[nn.Module, tuple, object], None]:  # a forward hook that adds one row
-        def hook(module: nn.Module, inputs: tuple, output: object) -> None:
-            rows.append(LayerShape(name, type(module).__name__, _shape_of(output), param_count(module)))
-        return hook
+    def record(name: str, module: nn.Module, inputs: tuple, output: object) -> None:  # one row per leaf layer
+        rows.append(LayerShape(name or "(net)", type(module).__name__, _shape_of(output), param_count(module)))
 
-    leaves = [(name or "(net)", m) for name, m in net.named_modules() if next(m.children(), None) is None]
-    handles = [module.register_forward_hook(recorder(name)) for name, module in leaves]
-    modes = {module: module.training for module in net.modules()}
-    net.eval()  # eval mode: no BatchNorm statistics change, no dropout
-    try:
-        with torch.no_grad():
+    try:  # eval mode inside: no BatchNorm statistics change, no dropout; hooks and modes undone afterwards
+        with forward_hooks(net, record), torch.no_grad():
             net(x)
     except Exception as err:  # the net's own error, said with the shapes that led to it
         after = f"after layer {rows[-1].name!r} ({rows[-1].layer_type})" if rows else "before its first layer"
         so_far = ShapeTrace(rows, shape, param_count(net))
         raise ValueError(f"{type(net).__name__} failed {after} on input {shape}: {err}\n{so_far}") from None
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, training in modes.items():
-            module.train(training)
     return ShapeTrace(rows, shape, param_count(net))

@@ -16,8 +16,7 @@ from matplotlib.figure import Figure
 
 from cnnlab.validation import check_bool, check_choice, check_float, check_int, check_tensor
 
-__all__ = ["INPUT_COLOR", "INPUT_EDGE", "OUTPUT_COLOR", "OUTPUT_EDGE", "HIGHLIGHT_OUTPUT", "WINDOW_COLOR",
-           "matrix_text", "draw_grid", "show_grids", "show_images", "show_filters", "show_feature_maps"]
+__all__ = ["matrix_text", "draw_grid", "show_grids", "show_images", "show_filters", "show_feature_maps"]
 
 INPUT_COLOR = "#9ecae1"  # light blue: input cells
 INPUT_EDGE = "#3182bd"  # blue: input cell borders, hatching of padding

@@ -29,11 +29,10 @@ from matplotlib.patches import ConnectionPatch, Patch, Rectangle
 from torch import nn
 
 from cnnlab.conv_arith import _int, conv_output_size, receptive_field, transposed_output_size
-from cnnlab.conv_plots import (HIGHLIGHT_OUTPUT, INPUT_COLOR, INPUT_EDGE, OUTPUT_COLOR, OUTPUT_EDGE, WINDOW_COLOR)
+from cnnlab.conv_plots import HIGHLIGHT_OUTPUT, INPUT_COLOR, INPUT_EDGE, OUTPUT_COLOR, WINDOW_COLOR  # the shared palette
 from cnnlab.validation import check_bool, check_int, check_module
 
-__all__ = ["ConvGeometry", "ConvExplorer", "conv_geometry", "describe", "draw_conv", "explore", "torch_layer",
-           "torch_output_size"]
+__all__ = ["conv_geometry", "describe", "draw_conv", "explore"]
 
 # What the sliders of `explore()` allow; the functions themselves accept any valid setting.
 SLIDER_RANGES = {"input_size": (1, 9), "kernel_size": (1, 5), "stride": (1, 3), "padding": (0, 3), "dilation": (1, 3)}

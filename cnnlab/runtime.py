@@ -12,7 +12,7 @@ import torch
 
 from cnnlab.validation import check_choice, check_device, check_int
 
-__all__ = ["PROFILES", "Profile", "get_device", "get_profile", "set_seed"]
+__all__ = ["Profile", "get_device", "get_profile", "set_seed"]
 
 T = TypeVar("T")
 

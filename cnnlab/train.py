@@ -250,6 +250,18 @@ class History:
         """The history as a plain dict of lists (for json or pandas)."""
         return asdict(self)
 
+    def add(self, epoch: int, lr: float, seconds: float, train: tuple[float, float],
+            val: tuple[float, float] | None) -> None:
+        """Record one epoch: its lr, the seconds since the start, (loss, accuracy) on training and validation data."""
+        self.epoch.append(epoch)
+        self.lr.append(lr)
+        self.time.append(seconds)
+        self.train_loss.append(train[0])
+        self.train_acc.append(train[1])
+        if val is not None:
+            self.val_loss.append(val[0])
+            self.val_acc.append(val[1])
+
 
 def accuracy(scores: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of rows whose highest score (logit or probability) is the label y: (N, K) scores, (N,) labels.
@@ -468,6 +480,24 @@ def _check_data(name: str, data: object) -> tuple[torch.Tensor, torch.Tensor]:
     return data[0], data[1]
 
 
+def _check_fit_args(net: nn.Module, num_epochs: int, lr: float | None, optimizer: torch.optim.Optimizer | None,
+                    step_scheduler: str, progress: bool, callbacks: Sequence[Callback]) -> None:
+    """fit's door: a clear error for each argument that makes no sense."""
+    check_module("net", net, has_parameters=optimizer is None)
+    check_int("num_epochs", num_epochs, ge=0)
+    if (optimizer is None) == (lr is None):
+        raise ValueError("give exactly one of `optimizer` or `lr` (lr alone means SGD with momentum 0.9)")
+    if lr is not None:
+        check_float("lr", lr, gt=0)
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    check_choice("step_scheduler", step_scheduler, ("epoch", "batch"))
+    check_bool("progress", progress)
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks[{i}] must be a cnnlab.train.Callback, got {type(cb).__name__}")
+
+
 def fit(
     net: nn.Module,
     train_data: tuple[torch.Tensor, torch.Tensor],
@@ -498,20 +528,9 @@ def fit(
     `cnnlab.plots.LiveLearningCurves`) are called after every epoch and may stop training.
     On CUDA it uses mixed precision; on CUDA and the CPU, channels_last. The code path is otherwise the same.
     """
-    check_module("net", net, has_parameters=optimizer is None)
-    check_int("num_epochs", num_epochs, ge=0)
-    if (optimizer is None) == (lr is None):
-        raise ValueError("give exactly one of `optimizer` or `lr` (lr alone means SGD with momentum 0.9)")
-    if lr is not None:
-        check_float("lr", lr, gt=0)
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    check_choice("step_scheduler", step_scheduler, ("epoch", "batch"))
-    check_bool("progress", progress)
-    callbacks = list(callbacks)
-    for i, cb in enumerate(callbacks):
-        if not isinstance(cb, Callback):
-            raise TypeError(f"callbacks[{i}] must be a cnnlab.train.Callback, got {type(cb).__name__}")
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of callbacks, e.g. [EarlyStopping()], got {type(callbacks).__name__}")
+    _check_fit_args(net, num_epochs, lr, optimizer, step_scheduler, progress, callbacks)
     train_data = _check_data("train_data", train_data)
     val_data = _check_data("val_data", val_data) if val_data is not None else None
     device = check_device("device", device) or get_device()
@@ -529,18 +548,11 @@ def fit(
     per_batch = scheduler if step_scheduler == "batch" else None
     for epoch in tqdm(range(1, num_epochs + 1), desc="epochs", disable=not progress):
         lr_now = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = train_one_epoch(net, train_loader, optimizer, loss_fn, device, per_batch)
+        train = train_one_epoch(net, train_loader, optimizer, loss_fn, device, per_batch)
         if scheduler is not None and step_scheduler == "epoch":
             scheduler.step()
-        history.epoch.append(epoch)
-        history.train_loss.append(train_loss)
-        history.train_acc.append(train_acc)
-        history.lr.append(lr_now)
-        if val_loader is not None:
-            val_loss, val_acc = evaluate(net, val_loader, loss_fn, device)
-            history.val_loss.append(val_loss)
-            history.val_acc.append(val_acc)
-        history.time.append(time.perf_counter() - start)
+        val = evaluate(net, val_loader, loss_fn, device) if val_loader is not None else None
+        history.add(epoch, lr_now, time.perf_counter() - start, train, val)
         stop = [cb.on_epoch_end(net, history) for cb in callbacks]  # every callback sees every epoch
         if any(stop):
             break

@@ -17,7 +17,6 @@ import argparse
 import copy
 import shutil
 import sys
-import textwrap
 from pathlib import Path
 
 import nbformat
