@@ -7,11 +7,12 @@ on a 2-D surface and records where it goes, for plots.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
+from torch import nn
 
-from cnnlab.validation import check_choice, check_float, check_int
+from cnnlab.validation import check_bool, check_callable, check_choice, check_float, check_int, check_tensor
 
 __all__ = [
     "sgd_step",
@@ -32,12 +33,28 @@ Surface = Callable[[torch.Tensor], torch.Tensor]
 # ----------------------------------------------------------------------------------------------------------
 # Update rules
 # ----------------------------------------------------------------------------------------------------------
+def _check_step(x: torch.Tensor, grad: torch.Tensor, state: dict, lr: float, **nonnegative: float) -> None:
+    """What every update rule takes: x and its gradient (float tensors of one shape), the state dict, lr > 0, and
+    numbers that must be >= 0 (eps, weight_decay). NaN inside x or grad passes through, as in torch.optim."""
+    check_tensor("x", x, dtype="float")
+    check_tensor("grad", grad, dtype="float")
+    if x.shape != grad.shape:
+        raise ValueError(f"x and grad must have the same shape, got x {tuple(x.shape)} and grad {tuple(grad.shape)}")
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict (empty at the first step), got {type(state).__name__}")
+    check_float("lr", lr, gt=0)
+    for name, value in nonnegative.items():
+        check_float(name, value, ge=0)
+
+
 def sgd_step(x: torch.Tensor, grad: torch.Tensor, state: dict, lr: float, momentum: float = 0.0) -> torch.Tensor:
     """SGD, and with momentum rho the lectures' rule v = rho v + grad, x = x - lr v.
 
     >>> sgd_step(torch.tensor([1.0]), torch.tensor([2.0]), {}, lr=0.1)
     tensor([0.8000])
     """
+    _check_step(x, grad, state, lr)
+    check_float("momentum", momentum, ge=0, lt=1)
     if momentum == 0:
         return x - lr * grad
     v = state.get("v", torch.zeros_like(x))
@@ -50,6 +67,8 @@ def rmsprop_step(
     x: torch.Tensor, grad: torch.Tensor, state: dict, lr: float, alpha: float = 0.99, eps: float = 1e-8
 ) -> torch.Tensor:
     """RMSprop: divide the step by a running root-mean-square of the gradient, per coordinate."""
+    _check_step(x, grad, state, lr, eps=eps)
+    check_float("alpha", alpha, ge=0, le=1)
     s = alpha * state.get("s", torch.zeros_like(x)) + (1 - alpha) * grad**2
     state["s"] = s
     return x - lr * grad / (s.sqrt() + eps)
@@ -66,7 +85,9 @@ def adam_step(
     decoupled: bool = False,
 ) -> torch.Tensor:
     """Adam: momentum (m) and RMSprop (v) with bias correction; weight decay as L2 (Adam) or decoupled (AdamW)."""
-    beta1, beta2 = betas
+    _check_step(x, grad, state, lr, eps=eps, weight_decay=weight_decay)
+    beta1, beta2 = _check_betas(betas)
+    check_bool("decoupled", decoupled)
     if weight_decay and decoupled:
         x = x * (1 - lr * weight_decay)  # AdamW: shrink the weights directly, apart from the gradient
     elif weight_decay:
@@ -78,6 +99,13 @@ def adam_step(
     m_hat = m / (1 - beta1**t)  # undo the bias towards 0 of averages started at 0
     v_hat = v / (1 - beta2**t)
     return x - lr * m_hat / (v_hat.sqrt() + eps)
+
+
+def _check_betas(betas: tuple[float, float]) -> tuple[float, float]:
+    """Adam's two decay rates, each in [0, 1)."""
+    if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r:.40}")
+    return check_float("betas[0]", betas[0], ge=0, lt=1), check_float("betas[1]", betas[1], ge=0, lt=1)
 
 
 def adamw_step(
@@ -136,6 +164,8 @@ def make_optimizer(
     >>> make_optimizer([torch.zeros(1, requires_grad=True)], "AdamW", 0.1).param_groups[0]["weight_decay"]
     0.0
     """
+    if isinstance(params, (nn.Module, torch.Tensor)):
+        raise TypeError(f"params must be an iterable of tensors such as net.parameters(), got {type(params).__name__}")
     check_choice("name", name, tuple(OPTIMIZERS))
     check_float("lr", lr, gt=0)
     check_float("momentum", momentum, ge=0, lt=1)
@@ -148,6 +178,12 @@ def path(
     surface: Surface, start: tuple[float, float], optimizer: str, lr: float, num_steps: int, **hp: float
 ) -> torch.Tensor:
     """Where `optimizer` (a key of OPTIMIZERS) goes on `surface` from `start` in `num_steps`: (num_steps + 1, 2)."""
+    check_callable("surface", surface, optional=False)
+    if isinstance(start, (str, bytes)) or not isinstance(start, Sequence):
+        raise TypeError(f"start must be a point (x, y) of two numbers, got {type(start).__name__} {start!r:.40}")
+    if len(start) != 2:
+        raise ValueError(f"start must be a point (x, y) of two numbers, got {len(start)}: {start!r:.40}")
+    start = [check_float(f"start[{i}]", v) for i, v in enumerate(start)]
     check_choice("optimizer", optimizer, tuple(OPTIMIZERS))
     check_int("num_steps", num_steps, ge=1)
     check_float("lr", lr, gt=0)

@@ -9,7 +9,7 @@ equivalent out of its own classes; `tests/test_schedules.py` checks that both gi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +19,7 @@ from torch.optim import lr_scheduler
 from cnnlab.models import fast_cnn
 from cnnlab.optimizers import make_optimizer
 from cnnlab.train import History, TensorLoader, fit, train_one_epoch
-from cnnlab.validation import check_choice, check_float, check_int, check_module, module_device
+from cnnlab.validation import check_callable, check_choice, check_float, check_int, check_module, module_device
 
 __all__ = [
     "schedule",
@@ -40,12 +40,20 @@ KINDS = ("constant", "time_based", "sqrt", "exponential", "step", "cosine", "one
 # ----------------------------------------------------------------------------------------------------------
 # The formulas (t is the step number, starting at 0)
 # ----------------------------------------------------------------------------------------------------------
+def _check_t(t: int, lr0: float) -> None:
+    """The step t is an int >= 0 and the starting lr a finite number > 0 (every formula below takes both)."""
+    check_int("t", t, ge=0)
+    check_float("lr0", lr0, gt=0)
+
+
 def time_based(t: int, lr0: float, k: float) -> float:
     """Time-based decay lr0 / (1 + k t).
 
     >>> time_based(9, lr0=1.0, k=1.0)
     0.1
     """
+    _check_t(t, lr0)
+    check_float("k", k, ge=0)
     return lr0 / (1 + k * t)
 
 
@@ -55,6 +63,7 @@ def sqrt_decay(t: int, lr0: float) -> float:
     >>> sqrt_decay(3, lr0=1.0)
     0.5
     """
+    _check_t(t, lr0)
     return lr0 / math.sqrt(t + 1)
 
 
@@ -64,6 +73,8 @@ def exponential(t: int, lr0: float, k: float) -> float:
     >>> round(exponential(1, lr0=1.0, k=math.log(2)), 12)
     0.5
     """
+    _check_t(t, lr0)
+    check_float("k", k, ge=0)
     return lr0 * math.exp(-k * t)
 
 
@@ -73,6 +84,9 @@ def step_decay(t: int, lr0: float, drop: float, every: int) -> float:
     >>> [step_decay(t, lr0=1.0, drop=0.5, every=2) for t in range(6)]
     [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
     """
+    _check_t(t, lr0)
+    check_float("drop", drop, ge=0, lt=1)
+    check_int("every", every, ge=1)
     return lr0 * (1 - drop) ** (t // every)
 
 
@@ -82,6 +96,9 @@ def cosine(t: int, lr0: float, T: int, lr_T: float = 0.0) -> float:
     >>> [cosine(t, lr0=1.0, T=2) for t in range(4)]
     [1.0, 0.5, 0.0, 0.0]
     """
+    _check_t(t, lr0)
+    check_int("T", T, ge=1)
+    check_float("lr_T", lr_T, ge=0, le=lr0)
     if t >= T:
         return lr_T
     return lr_T + (lr0 - lr_T) / 2 * (1 + math.cos(math.pi * t / T))
@@ -93,6 +110,10 @@ def linear_warmup(t: int, schedule: Schedule, warmup_steps: int, start_factor: f
     >>> [linear_warmup(t, lambda s: 1.0 / (s + 1), warmup_steps=2, start_factor=0.5) for t in range(4)]
     [0.5, 0.75, 1.0, 0.5]
     """
+    check_int("t", t, ge=0)
+    check_callable("schedule", schedule, optional=False)
+    check_int("warmup_steps", warmup_steps, ge=0)
+    check_float("start_factor", start_factor, gt=0, le=1)
     if t < warmup_steps:
         return schedule(0) * (start_factor + (1 - start_factor) * t / warmup_steps)
     return schedule(t - warmup_steps)
@@ -111,6 +132,12 @@ def one_cycle(
     >>> [round(one_cycle(t, max_lr=1.0, total_steps=11, pct_start=0.5, div_factor=10), 3) for t in (0, 4, 10)]
     [0.1, 0.973, 0.0]
     """
+    check_int("t", t, ge=0)
+    check_float("max_lr", max_lr, gt=0)
+    check_int("total_steps", total_steps, ge=2)
+    check_float("pct_start", pct_start, gt=1 / total_steps, lt=1)  # warmup and decay both at least one step
+    check_float("div_factor", div_factor, gt=0)
+    check_float("final_div_factor", final_div_factor, gt=0)
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
     peak = pct_start * total_steps - 1  # the step at which the lr reaches max_lr (PyTorch's convention)
@@ -354,8 +381,21 @@ def lr_range_test(
     return lrs, losses
 
 
+def _numbers(name: str, values: Sequence[float], **bounds: float) -> list[float]:
+    """`values` as a list of finite floats within `bounds` (each checked like `check_float`, named `name[i]`)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a list of numbers, got {type(values).__name__} {values!r:.40}")
+    return [check_float(f"{name}[{i}]", v, **bounds) for i, v in enumerate(values)]
+
+
 def suggest_lr(lrs: list[float], losses: list[float], smooth: float = 0.9) -> float:
-    """A good lr0 from a range test: a tenth of the lr at which the smoothed loss was lowest."""
+    """A good lr0 from a range test: a tenth of the lr at which the smoothed loss was lowest.
+
+    >>> suggest_lr([1e-3, 1e-2, 1e-1, 1.0], [2.0, 1.5, 1.0, 3.0], smooth=0.0)
+    0.01
+    """
+    lrs, losses = _numbers("lrs", lrs, gt=0), _numbers("losses", losses)
+    check_float("smooth", smooth, ge=0, lt=1)  # the weight of the past in the moving average (1 would never move)
     if len(lrs) != len(losses) or len(lrs) < 2:
         raise ValueError(f"need matching lrs and losses of length >= 2, got {len(lrs)} and {len(losses)}")
     avg, smoothed = 0.0, []
@@ -388,6 +428,7 @@ def train_run(
     **schedule_params: float,
 ) -> History:
     """Train a fresh `fast_cnn(width)` with `fit` and return its History; a schedule, if given, steps per batch."""
+    check_int("seed", seed, ge=0)
     torch.manual_seed(seed)
     net = fast_cnn(width).to(train_data[0].device)
     opt = make_optimizer(net.parameters(), optimizer, lr, momentum)

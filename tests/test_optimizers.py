@@ -126,3 +126,51 @@ def test_make_optimizer_checks_its_arguments(kw, err):
     args = dict(params=[torch.zeros(2, requires_grad=True)], name="SGD", lr=0.1) | kw
     with pytest.raises(err, match=next(iter(kw))):
         make_optimizer(**args)
+
+
+@pytest.mark.parametrize(
+    "rule, kwargs, error, match",
+    [
+        (sgd_step, dict(lr=float("nan")), ValueError, "lr must be a finite number > 0, got nan"),
+        (sgd_step, dict(lr=None), TypeError, "lr must be a number"),
+        (sgd_step, dict(momentum=1.0), ValueError, r"momentum must be a finite number >= 0 and < 1"),
+        (sgd_step, dict(x=torch.zeros(2, 2)), ValueError, r"x and grad must have the same shape, got x \(2, 2\)"),
+        (sgd_step, dict(x=[0.0, 0.0]), TypeError, "x must be a torch.Tensor"),
+        (sgd_step, dict(grad=torch.ones(2, dtype=torch.long)), TypeError, "grad must be a float tensor"),
+        (sgd_step, dict(state=None), TypeError, "state must be a dict"),
+        (rmsprop_step, dict(alpha=1.5), ValueError, "alpha must be"),
+        (rmsprop_step, dict(eps=-1e-8), ValueError, "eps must be"),
+        (adam_step, dict(betas=(0.9, 1.0)), ValueError, r"betas\[1\] must be a finite number >= 0 and < 1"),
+        (adam_step, dict(betas=0.9), TypeError, "betas must be a pair"),
+        (adam_step, dict(weight_decay=-0.1), ValueError, "weight_decay must be"),
+        (adam_step, dict(decoupled="yes"), TypeError, "decoupled must be True or False"),
+        (adamw_step, dict(lr=0), ValueError, "lr must be"),
+    ],
+)
+def test_update_rules_check_their_arguments(rule, kwargs, error, match):
+    args = dict(x=torch.zeros(2), grad=torch.ones(2), state={}, lr=0.1) | kwargs
+    with pytest.raises(error, match=match):
+        rule(**args)
+
+
+def test_nan_in_the_gradient_passes_through_like_torch_optim():
+    """Only the arguments are checked: a NaN gradient gives a NaN step, as torch.optim.SGD does."""
+    assert sgd_step(torch.zeros(2), torch.tensor([float("nan"), 1.0]), {}, lr=0.1).isnan().tolist() == [True, False]
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(start=None), TypeError, "start must be a point"),
+    (dict(start=(1.0,)), ValueError, "start must be a point"),
+    (dict(start=(float("nan"), 0.0)), ValueError, r"start\[0\] must be a finite number"),
+    (dict(surface=0), TypeError, "surface must be callable"),
+])
+def test_path_checks_start_and_surface(kwargs, error, match):
+    args = {"surface": rosenbrock, "start": (0.0, 0.0), "optimizer": "SGD", "lr": 0.01, "num_steps": 5} | kwargs
+    with pytest.raises(error, match=match):
+        path(**args)
+
+
+def test_make_optimizer_wants_the_parameters_not_the_net():
+    net = torch.nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"params must be an iterable of tensors such as net.parameters\(\), got Linear"):
+        make_optimizer(net, "SGD", 0.1)

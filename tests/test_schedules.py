@@ -8,6 +8,12 @@ import torch
 from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
 from cnnlab.schedules import (
     cosine,
+    exponential,
+    linear_warmup,
+    one_cycle,
+    sqrt_decay,
+    step_decay,
+    time_based,
     fast_cnn,
     ladder_sweep,
     lr_curve,
@@ -175,6 +181,49 @@ def test_claim_warmup_cosine_ties_step_decay_on_a_short_budget_over_3_seeds(fmni
     cos = _acc(fmnist, lr=0.05, schedule_kind="cosine", T=2 * steps - warm, warmup_steps=warm, start_factor=0.01)
     step = _acc(fmnist, lr=0.05, schedule_kind="step", step_scheduler="epoch", drop=0.9, every=1)
     assert abs(sum(cos) / 3 - sum(step) / 3) < 0.03
+
+
+@pytest.mark.parametrize(
+    "formula, kwargs, error, match",
+    [
+        (cosine, dict(t=0.0, lr0=0.1, T=5), TypeError, "t must be an int"),
+        (cosine, dict(t=-1, lr0=0.1, T=5), ValueError, "t must be an int >= 0"),
+        (cosine, dict(t=1, lr0=float("nan"), T=5), ValueError, "lr0 must be a finite number > 0"),
+        (cosine, dict(t=1, lr0=0.1, T=0), ValueError, "T must be an int >= 1"),
+        (cosine, dict(t=1, lr0=0.1, T=5, lr_T=0.2), ValueError, "lr_T must be a finite number >= 0 and <= 0.1"),
+        (step_decay, dict(t=1, lr0=0.1, drop=0.5, every=0), ValueError, "every must be an int >= 1"),
+        (step_decay, dict(t=1, lr0=0.1, drop=0.5, every=2.0), TypeError, "every must be an int"),
+        (step_decay, dict(t=1, lr0=0.1, drop=None, every=2), TypeError, "drop must be a number"),
+        (time_based, dict(t=1, lr0=0.1, k=-1.0), ValueError, "k must be"),
+        (exponential, dict(t=1, lr0="0.1", k=1.0), TypeError, "lr0 must be a number"),
+        (sqrt_decay, dict(t=True, lr0=0.1), TypeError, "t must be an int"),
+        (linear_warmup, dict(t=1, schedule=0.1, warmup_steps=2), TypeError, "schedule must be callable"),
+        (linear_warmup, dict(t=1, schedule=abs, warmup_steps=2, start_factor=0.0), ValueError, "start_factor"),
+        (one_cycle, dict(t=1, max_lr=0.1, total_steps=10, pct_start=0.05), ValueError, "pct_start"),
+        (one_cycle, dict(t=1, max_lr=0.1, total_steps=1), ValueError, "total_steps must be an int >= 2"),
+    ],
+)
+def test_the_formulas_check_their_arguments(formula, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        formula(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(smooth=1.0), ValueError, r"smooth must be a finite number >= 0 and < 1, got 1.0"),
+        (dict(smooth=float("nan")), ValueError, "smooth must be"),
+        (dict(smooth=None), TypeError, "smooth must be a number"),
+        (dict(losses=[1.0, float("nan")]), ValueError, r"losses\[1\] must be a finite number"),
+        (dict(lrs=[0.1, -0.1]), ValueError, r"lrs\[1\] must be a finite number > 0"),
+        (dict(lrs=None), TypeError, "lrs must be a list of numbers, got NoneType"),
+        (dict(losses="12"), TypeError, "losses must be a list of numbers"),
+        (dict(lrs=[0.1]), ValueError, "matching lrs and losses"),
+    ],
+)
+def test_suggest_lr_checks_its_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        suggest_lr(**{"lrs": [0.01, 0.1], "losses": [2.0, 1.0], **kwargs})
 
 
 def test_lr_range_test_finds_a_sensible_lr(fmnist):

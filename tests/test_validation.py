@@ -429,18 +429,6 @@ API = [
 
 # (function, argument) -> why it fails today; strict, so the mark must go once the function is fixed.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("schedules:cosine", "t"): "t is never checked: t=0.0 (a float step) is accepted",
-    ("schedules:cosine", "lr0"): "lr0=nan returns nan; lr0=None: bare TypeError from the arithmetic",
-    ("schedules:cosine", "T"): "T=0.0 accepted; T='': bare TypeError ('>=' between int and str)",
-    ("schedules:step_decay", "t"): "t=0.0 accepted; a large negative t: OverflowError",
-    ("schedules:step_decay", "drop"): "drop=nan accepted; drop=None: bare TypeError; OverflowError",
-    ("schedules:step_decay", "every"): "every=1.0 accepted; every=0.0: ZeroDivisionError; None: bare TypeError",
-    ("schedules:suggest_lr", "smooth"): "smooth=nan accepted; outside [0, 1]: ZeroDivisionError; None: bare TypeError",
-    ("optimizers:sgd_step", "lr"): "lr=nan accepted; lr=None: bare TypeError from the arithmetic",
-    ("optimizers:sgd_step", "momentum"): "momentum=nan accepted; momentum=None: bare TypeError",
-    ("optimizers:sgd_step", "x"): "x of another rank than grad: accepted (broadcast) or RuntimeError from torch",
-    ("optimizers:path", "start"): "start=(nan, 0.0) accepted; start=None: bare TypeError from torch.tensor",
-    ("optimizers:path", "surface"): "surface=0: TypeError 'int' object is not callable, from inside path",
     ("regularization:smooth_labels", "y"): "y='': TypeError from one_hot; a float y: RuntimeError from torch",
     ("regularization:smooth_labels", "eps"): "eps=False accepted; eps=None: bare TypeError",
     ("regularization:kfold_indices", "seed"): "seed=-1 accepted (set_seed refuses it); None: RuntimeError from torch",
