@@ -13,7 +13,7 @@ from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_split
 from cnnlab.models import dropout_cnn, mlp
 from cnnlab.runtime import set_seed
 from cnnlab.train import Augment, History, TensorLoader, accuracy, evaluate, fit, predict
-from cnnlab.validation import check_choice
+from cnnlab.validation import check_choice, check_float, check_int, check_module, check_tensor
 
 __all__ = [
     "OVERFIT",
@@ -49,8 +49,11 @@ def gap(history: History, last: int = 5) -> float:
     >>> gap(History(train_loss=[1.0, 0.2, 0.1], val_loss=[1.0, 0.6, 0.7]), last=2)
     0.5
     """
-    if not history.val_loss or last < 1:
-        raise ValueError("need a history with validation losses and last >= 1")
+    if not isinstance(history, History):
+        raise TypeError(f"history must be a cnnlab.train.History (what fit returns), got {type(history).__name__}")
+    check_int("last", last, ge=1)
+    if not history.val_loss or not history.train_loss:
+        raise ValueError("history has no validation losses: train with validation data to measure a gap")
     t, v = history.train_loss[-last:], history.val_loss[-last:]
     return round(sum(v) / len(v) - sum(t) / len(t), 10)
 
@@ -61,6 +64,7 @@ def weight_norm(net: nn.Module) -> float:
     >>> weight_norm(nn.Linear(3, 4).requires_grad_(False).apply(lambda m: m.weight.fill_(0.5)))
     1.7320508075688772
     """
+    check_module("net", net)
     return sum(float((p.detach() ** 2).sum()) for name, p in net.named_parameters() if p.ndim > 1) ** 0.5
 
 
@@ -70,6 +74,7 @@ def l1_penalty(net: nn.Module) -> torch.Tensor:
     >>> l1_penalty(nn.Linear(3, 4).requires_grad_(False).apply(lambda m: m.weight.fill_(-0.5)))
     tensor(6.)
     """
+    check_module("net", net)
     return sum(p.abs().sum() for p in net.parameters() if p.ndim > 1)
 
 
@@ -77,8 +82,8 @@ class L1Regularized:
     """Training loss = `loss_fn` + `lam` * sum |w|; in eval mode (validation) just `loss_fn`, so losses compare."""
 
     def __init__(self, net: nn.Module, lam: float, loss_fn: Loss = nn.functional.cross_entropy) -> None:
-        if not lam >= 0:
-            raise ValueError(f"lam is the L1 strength, lam >= 0; got {lam!r}")
+        check_module("net", net)
+        check_float("lam", lam, ge=0)  # the L1 strength
         self.net, self.lam, self.loss_fn = net, lam, loss_fn
 
     def __call__(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -96,8 +101,8 @@ def max_norm_(net: nn.Module, c: float) -> nn.Module:
     >>> unit_norms(max_norm_(net, 1.0))  # the first row scaled to (0.6, 0.8), the second left alone
     tensor([1.0000, 0.5000])
     """
-    if not c > 0:
-        raise ValueError(f"c is the largest norm allowed, c > 0; got {c!r}")
+    check_module("net", net)
+    check_float("c", c, gt=0, finite=False)  # the largest norm allowed (inf: no constraint)
     for m in net.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             norms = m.weight.flatten(1).norm(dim=1)  # (out, in * kH * kW) -> (out,): one norm per unit
@@ -109,14 +114,18 @@ def max_norm_(net: nn.Module, c: float) -> nn.Module:
 
 def unit_norms(net: nn.Module) -> torch.Tensor:
     """The norms of every unit's incoming weight vector, over all Linear and Conv2d layers of `net`."""
+    if not any(isinstance(m, (nn.Linear, nn.Conv2d)) for m in check_module("net", net).modules()):
+        raise ValueError(f"net has no Linear or Conv2d layer ({type(net).__name__})")
     return torch.cat([m.weight.detach().flatten(1).norm(dim=1) for m in net.modules()
                       if isinstance(m, (nn.Linear, nn.Conv2d))])
 
 
 def add_max_norm(optimizer: torch.optim.Optimizer, net: nn.Module, c: float):
     """Apply `max_norm_(net, c)` after every `optimizer.step()` (a step post-hook); returns the hook's handle."""
-    if not c > 0:
-        raise ValueError(f"c is the largest norm allowed, c > 0; got {c!r}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    check_module("net", net)
+    check_float("c", c, gt=0, finite=False)
     return optimizer.register_step_post_hook(lambda opt, args, kwargs: max_norm_(net, c))
 
 
@@ -128,6 +137,8 @@ def near_zero_fraction(net: nn.Module, tol: float = 1e-3) -> float:
     >>> near_zero_fraction(net)
     0.5
     """
+    check_module("net", net, has_parameters=True)
+    check_float("tol", tol, gt=0)
     w = torch.cat([p.detach().flatten() for p in net.parameters() if p.ndim > 1])
     return float((w.abs() < tol).float().mean())
 
@@ -137,8 +148,11 @@ def mixup_data(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
     """The lectures' mixup: blend the batch with a shuffled copy of itself, x~ = lam x_i + (1 - lam) x_j with
     lam ~ Beta(alpha, alpha). Returns (mixed x, y_a = y, y_b = y shuffled, lam)."""
-    if not alpha >= 0:
-        raise ValueError(f"alpha is the Beta distribution's parameter, alpha >= 0; got {alpha!r}")
+    check_tensor("x", x, ndim=(2, 3, 4))  # (N, features), (N, C, L) or (N, C, H, W)
+    check_tensor("y", y, ndim=1)
+    if len(y) != len(x):
+        raise ValueError(f"x and y must hold the same number of examples, got {len(x)} and {len(y)}")
+    check_float("alpha", alpha, ge=0)  # the Beta distribution's parameter
     if alpha > 0:  # Beta(a, a) by inverting its CDF at a uniform draw from our own generator
         # (torch.distributions.Beta always draws from the global generator)
         u = torch.rand((), generator=generator, dtype=torch.float64).item()
@@ -161,6 +175,9 @@ class Mixup(nn.Module):
 
     def __init__(self, net: nn.Module, alpha: float = 1.0, seed: int = 0) -> None:
         super().__init__()
+        check_module("net", net)
+        check_float("alpha", alpha, ge=0)
+        check_int("seed", seed, ge=0)
         self.net, self.alpha = net, alpha
         self.generator = torch.Generator().manual_seed(seed)
         self._mixed: tuple[torch.Tensor, float] | None = None  # (partner index, lam) of the last training batch
@@ -187,14 +204,20 @@ def smooth_labels(y: torch.Tensor, num_classes: int, eps: float) -> torch.Tensor
     >>> smooth_labels(torch.tensor([0]), 4, 0.1)
     tensor([[0.9250, 0.0250, 0.0250, 0.0250]])
     """
-    if not 0 <= eps < 1:
-        raise ValueError(f"eps is the smoothing, 0 <= eps < 1; got {eps!r}")
+    check_tensor("y", y, ndim=1, dtype="int")
+    check_int("num_classes", num_classes, ge=2)
+    check_float("eps", eps, ge=0, lt=1)  # the smoothing
+    if y.min() < 0 or y.max() >= num_classes:
+        raise ValueError(f"y must hold class indices 0..{num_classes - 1}, got values {int(y.min())}..{int(y.max())}")
     return nn.functional.one_hot(y, num_classes).float() * (1 - eps) + eps / num_classes  # (N,) -> (N, K)
 
 
 def label_smoothing_loss(logits: torch.Tensor, y: torch.Tensor, eps: float = 0.1) -> torch.Tensor:
     """Cross-entropy against smoothed targets, from scratch: mean over n of -sum_k q_nk log softmax(z_n)_k."""
+    check_tensor("logits", logits, ndim=2, dtype="float")
     q = smooth_labels(y, logits.shape[1], eps)  # (N, K)
+    if q.shape != logits.shape:
+        raise ValueError(f"logits (N, K) and y (N,) must hold the same N, got {len(logits)} and {len(y)}")
     return -(q * nn.functional.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
@@ -282,8 +305,11 @@ def kfold_indices(N: int, k: int, seed: int = 0) -> list[tuple[torch.Tensor, tor
     >>> sorted(torch.cat([va for _, va in folds]).tolist()) == list(range(10))
     True
     """
-    if not (isinstance(k, int) and isinstance(N, int)) or k < 2 or N < k:
-        raise ValueError(f"need integers with 2 <= k <= N, got N={N!r}, k={k!r}")
+    check_int("N", N, ge=1)
+    check_int("k", k, ge=2)
+    check_int("seed", seed, ge=0)
+    if N < k:
+        raise ValueError(f"need 2 <= k <= N (every fold at least one example), got N={N}, k={k}")
     order = torch.randperm(N, generator=torch.Generator().manual_seed(seed))
     folds = torch.tensor_split(order, k)
     return [(torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i]) for i in range(k)]

@@ -78,10 +78,42 @@ def test_kfold_shuffles_by_seed():
     assert kfold_indices(20, 4, seed=1)[0][1].tolist() != kfold_indices(20, 4, seed=2)[0][1].tolist()
 
 
-@pytest.mark.parametrize("N, k", [(5, 1), (3, 4), (10, 2.0)])
-def test_kfold_bad_input(N, k):
-    with pytest.raises(ValueError, match="2 <= k <= N"):
-        kfold_indices(N, k)
+@pytest.mark.parametrize("N, k, seed, error, match", [
+    (5, 1, 0, ValueError, "k must be an int >= 2, got 1"),
+    (3, 4, 0, ValueError, "2 <= k <= N"),
+    (10, 2.0, 0, TypeError, "k must be an int, got float"),
+    (10.0, 2, 0, TypeError, "N must be an int"),
+    (10, 2, -1, ValueError, "seed must be an int >= 0, got -1"),
+    (10, 2, None, TypeError, "seed must be an int"),
+])
+def test_kfold_bad_input(N, k, seed, error, match):
+    with pytest.raises(error, match=match):
+        kfold_indices(N, k, seed)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: gap(None), TypeError, "history must be a cnnlab.train.History"),
+    (lambda: gap(History(train_loss=[1.0], val_loss=[1.0]), last=True), TypeError, "last must be an int"),
+    (lambda: gap(History(train_loss=[1.0], val_loss=[1.0]), last=0), ValueError, "last must be an int >= 1"),
+    (lambda: max_norm_(nn.Linear(2, 2), True), TypeError, "c must be a number, got bool"),
+    (lambda: max_norm_(nn.Linear, 1.0), TypeError, "net must be a torch.nn.Module"),
+    (lambda: add_max_norm(None, nn.Linear(2, 2), 1.0), TypeError, "optimizer must be a torch.optim.Optimizer"),
+    (lambda: smooth_labels(torch.tensor([0.0, 1.0]), 3, 0.1), TypeError, "y must be a int tensor"),
+    (lambda: smooth_labels(torch.tensor([0, 3]), 3, 0.1), ValueError, r"y must hold class indices 0..2, got values 0..3"),
+    (lambda: smooth_labels(torch.tensor([0]), 1, 0.1), ValueError, "num_classes must be an int >= 2"),
+    (lambda: smooth_labels(torch.tensor([0]), 3, None), TypeError, "eps must be a number"),
+    (lambda: label_smoothing_loss(torch.zeros(2, 3), torch.tensor([0, 1, 2])), ValueError, "same N"),
+    (lambda: label_smoothing_loss(torch.zeros(3), torch.tensor([0, 1, 2])), ValueError, "logits must have 2"),
+    (lambda: mixup_data(torch.zeros(4, 2), torch.zeros(3)), ValueError, "x and y must hold the same number"),
+    (lambda: Mixup(nn.Linear(2, 2), seed=-1), ValueError, "seed must be an int >= 0"),
+    (lambda: L1Regularized("net", 0.1), TypeError, "net must be a torch.nn.Module"),
+    (lambda: near_zero_fraction(nn.ReLU()), ValueError, "net has no parameters"),
+    (lambda: unit_norms(nn.ReLU()), ValueError, "net has no Linear or Conv2d layer"),
+    (lambda: weight_norm([1.0]), TypeError, "net must be a torch.nn.Module"),
+])
+def test_bad_arguments_name_themselves(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
 
 
 def test_dropout_scales_in_training_only():
@@ -184,7 +216,7 @@ def test_l1_penalty_and_the_loss_that_adds_it_in_training_only():
     torch.testing.assert_close(loss_fn(logits, y), ce + 1e-2 * expected)
     net.eval()
     torch.testing.assert_close(loss_fn(logits, y), ce)
-    with pytest.raises(ValueError, match="lam >= 0"):
+    with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
         L1Regularized(net, -1.0)
 
 
@@ -228,7 +260,7 @@ def test_add_max_norm_clips_after_every_step():
         net(torch.rand(8, 1, 6, 6)).pow(2).sum().backward()
         opt.step()
         assert float(unit_norms(net).max()) <= 0.3 * (1 + 1e-6)
-    with pytest.raises(ValueError, match="c > 0"):
+    with pytest.raises(ValueError, match="c must be a number > 0, got 0.0"):
         max_norm_(net, 0.0)
 
 
@@ -246,7 +278,7 @@ def test_mixup_data_blends_each_image_with_a_partner():
     torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[y_b])  # y = arange, so y_b is the partner index
     same, _, _, lam0 = mixup_data(x, y, alpha=0.0)
     assert lam0 == 1.0 and torch.equal(same, x)
-    with pytest.raises(ValueError, match="alpha >= 0"):
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0"):
         mixup_data(x, y, alpha=-1.0)
 
 
@@ -293,7 +325,7 @@ def test_label_smoothing_loss_matches_torch(eps, K):
 
 
 def test_smoothing_and_dataset_bad_input():
-    with pytest.raises(ValueError, match="0 <= eps < 1"):
+    with pytest.raises(ValueError, match="eps must be a finite number >= 0 and < 1, got 1.0"):
         smooth_labels(torch.tensor([0]), 3, 1.0)
     with pytest.raises(ValueError, match="dataset must be one of 'fashion', 'mnist'"):
         run_regularized(0, dataset="cifar")

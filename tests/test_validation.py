@@ -429,13 +429,6 @@ API = [
 
 # (function, argument) -> why it fails today; strict, so the mark must go once the function is fixed.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("regularization:smooth_labels", "y"): "y='': TypeError from one_hot; a float y: RuntimeError from torch",
-    ("regularization:smooth_labels", "eps"): "eps=False accepted; eps=None: bare TypeError",
-    ("regularization:kfold_indices", "seed"): "seed=-1 accepted (set_seed refuses it); None: RuntimeError from torch",
-    ("regularization:max_norm_", "c"): "c=True accepted (a bool taken as 1.0)",
-    ("regularization:max_norm_", "net"): "net=None: AttributeError; net=nn.Linear (the class): TypeError, net unnamed",
-    ("regularization:gap", "history"): "history=None: AttributeError",
-    ("regularization:gap", "last"): "last=True accepted; last=1.0 or None: bare TypeError",
     ("distillation:distillation_loss", "student_logits"): "NaN logits accepted: the loss is NaN",
     ("normalization:group_norm", "x"): "an empty x of shape (0, 4, 3) is accepted",
     ("normalization:group_norm", "eps"): "eps=nan accepted; eps=None: bare TypeError",
