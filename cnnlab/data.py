@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from cnnlab.validation import check_path, check_str
+
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_MEAN",
@@ -140,31 +142,12 @@ class ChecksumError(ValueError):
 
 
 # ------------------------------------------------------------------------------------------- argument checks
-# cnnlab.validation has no check for paths, so these two private helpers do it here (same style of message).
 
 
 def _shown(value: object) -> str:
     """`value` for an error message: its type and a short repr."""
     text = repr(value)
     return f"{type(value).__name__} {text[:57] + '...' if len(text) > 60 else text}"
-
-
-def _check_path(name: str, value: object, *, optional: bool = False) -> Path | None:
-    """`value` as a Path if it is a str or os.PathLike (None passes through if `optional`); else a TypeError."""
-    if value is None and optional:
-        return None
-    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes):
-        path = Path(value)
-        if str(value) == "":
-            raise ValueError(f"{name} must be a non-empty path, got ''")
-        return path
-    raise TypeError(f"{name} must be a str or pathlib.Path{' or None' if optional else ''}, got {_shown(value)}")
-
-
-def _check_str(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {_shown(value)}")
-    return value
 
 
 # ---------------------------------------------------------------------------------------------- paths and messages
@@ -182,7 +165,7 @@ def display_path(path: Path) -> str:
     >>> display_path(REPO_ROOT / "data" / "mnist")
     'data/mnist'
     """
-    path = _check_path("path", path).absolute()
+    path = check_path("path", path).absolute()
     override = os.environ.get(DATA_DIR_ENV)
     bases = [(REPO_ROOT, ""), (Path.home(), "~/")]
     if override:
@@ -201,7 +184,7 @@ _VERIFIED: set[tuple[str, int, int, str]] = set()  # (path, size, mtime_ns, sha2
 
 def sha256_file(path: Path) -> str:
     """The sha256 hex digest of a file's bytes (what ``sha256sum`` prints)."""
-    path = _check_path("path", path)
+    path = check_path("path", path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -211,10 +194,10 @@ def sha256_file(path: Path) -> str:
 
 def read_verified(path: Path, expected: str, fix: str) -> bytes:
     """The bytes of `path` (decompressed if it ends in .gz) after checking their sha256 is `expected`."""
-    path = _check_path("path", path)
+    path = check_path("path", path)
     if not isinstance(expected, str) or len(expected) != 64 or set(expected) - set("0123456789abcdef"):
         raise ValueError(f"expected must be a sha256 hex digest (64 lowercase hex digits), got {_shown(expected)}")
-    _check_str("fix", fix)
+    check_str("fix", fix)
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, expected)
     raw = path.read_bytes()
@@ -252,7 +235,7 @@ def parse_idx(content: bytes, name: str = "IDX data") -> np.ndarray:
     if not isinstance(content, (bytes, bytearray, memoryview)):
         raise TypeError(f"content must be bytes (the IDX file's bytes, e.g. path.read_bytes()), got {_shown(content)}")
     content = bytes(content)
-    _check_str("name", name)
+    check_str("name", name)
     if len(content) < 4 or content[:2] != b"\x00\x00" or content[2] != 0x08:
         raise ValueError(f"{name}: not a uint8 IDX file (magic bytes {content[:4].hex()}, expected 0000 08 0n)")
     ndim = content[3]
@@ -294,7 +277,7 @@ def _find_pair(folder: Path, stem: str) -> tuple[Path, Path] | None:
 
 def read_idx(path: Path, fix: str = "replace it with a correct copy (see data/README.md)") -> np.ndarray:
     """The array in an IDX file (gzipped or not), after checking its content against IDX_SHA256."""
-    path = _check_path("path", path)
+    path = check_path("path", path)
     name = path.name.removesuffix(".gz")
     if name not in IDX_SHA256:
         raise ValueError(f"read_idx reads only the IDX files it has a sha256 for, and {path.name!r} is not one of them "
@@ -355,7 +338,7 @@ def fashion_mnist_sources(split: str = "train", *, root: Path | None = None,
 
 def _roots(root: object, system_dir: object) -> tuple[Path, Path]:
     """`root` and `system_dir` checked, with their defaults: data_dir() and SYSTEM_FASHION_MNIST_DIR."""
-    root, system_dir = _check_path("root", root, optional=True), _check_path("system_dir", system_dir, optional=True)
+    root, system_dir = check_path("root", root, optional=True), check_path("system_dir", system_dir, optional=True)
     return (data_dir() if root is None else root), (SYSTEM_FASHION_MNIST_DIR if system_dir is None else system_dir)
 
 

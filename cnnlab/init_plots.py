@@ -11,8 +11,15 @@ import torch
 from matplotlib.figure import Figure
 
 from cnnlab.activations import ACTIVATIONS, get_activation
-from cnnlab.initialization import SCHEMES, LayerStats, activation_stats, init_weights, only
+from cnnlab.initialization import (
+    SCHEMES,
+    LayerStats,
+    activation_stats,
+    init_weights,
+    only,
+)
 from cnnlab.models import mlp
+from cnnlab.plots import check_ax
 from cnnlab.validation import check_bool, check_choice, check_float, check_int
 
 __all__ = ["plot_activation_functions", "plot_layer_histograms", "plot_layer_std", "plot_saturation",
@@ -22,11 +29,6 @@ __all__ = ["plot_activation_functions", "plot_layer_histograms", "plot_layer_std
 def _check_fig(fig: object) -> None:
     if fig is not None and not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure or None, got {type(fig).__name__}")
-
-
-def _check_ax(ax: object) -> None:
-    if ax is not None and not isinstance(ax, plt.Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
 
 
 def _check_rows(rows: object) -> None:
@@ -120,7 +122,7 @@ def plot_layer_std(rows: dict[str, list[LayerStats]], ylabel: str = "std of the 
     _check_rows(rows)
     if not isinstance(ylabel, str):
         raise TypeError(f"ylabel must be a str, got {type(ylabel).__name__}")
-    _check_ax(ax)
+    check_ax(ax)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
     for label, stats in rows.items():
@@ -140,7 +142,7 @@ def plot_saturation(result: dict[str, list], ax: plt.Axes | None = None) -> Figu
     if not result["seen"] or len(result["means"]) != len(result["seen"]):
         raise ValueError(f"result must have one row of means per 'seen' checkpoint, got {len(result['means'])} rows "
                          f"for {len(result['seen'])} checkpoints")
-    _check_ax(ax)
+    check_ax(ax)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
     means = torch.tensor(result["means"])  # (checkpoints + 1, layers)

@@ -7,39 +7,23 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from cnnlab.normalization import PERCENTILES, Trace
-from cnnlab.validation import check_float, check_int, check_tensor
+from cnnlab.plots import check_ax
+from cnnlab.validation import check_float, check_int, check_mapping, check_tensor
 
 __all__ = ["plot_activation_histograms", "plot_layer_std", "plot_lr_sweep", "plot_trace"]
 
 
-def _check_mapping(name: str, value: object) -> None:
-    """A non-empty dict (label -> something), labels as strings."""
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a dict of label -> values, got {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{name} must not be empty")
-    for label in value:
-        if not isinstance(label, str):
-            raise TypeError(f"{name} labels must be strings, got {type(label).__name__} {label!r}")
-
-
 def _check_rows(rows: object) -> None:
     """rows: label -> a non-empty list of layer outputs (tensors)."""
-    _check_mapping("rows", rows)
+    check_mapping("rows", rows, str_keys=True)
     for label, outputs in rows.items():
         if not isinstance(outputs, (list, tuple)) or not outputs:
             raise ValueError(f"rows[{label!r}] must be a non-empty list of layer outputs (tensors), got {outputs!r}")
         for i, a in enumerate(outputs):
             check_tensor(f"rows[{label!r}][{i}]", a, dtype="number")
-
-
-def _check_ax(ax: object) -> None:
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
 
 
 def plot_activation_histograms(rows: Mapping[str, Sequence[torch.Tensor]], bins: int = 40) -> Figure:
@@ -64,7 +48,7 @@ def plot_activation_histograms(rows: Mapping[str, Sequence[torch.Tensor]], bins:
 def plot_layer_std(rows: Mapping[str, Sequence[torch.Tensor]], ax=None) -> Figure:
     """Standard deviation of every layer's outputs, one line per network, on a log scale."""
     _check_rows(rows)
-    _check_ax(ax)
+    check_ax(ax)
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.2))
     else:
@@ -87,14 +71,14 @@ def plot_lr_sweep(lrs: Sequence[float], accuracies: Mapping[str, Sequence[float]
         raise TypeError(f"lrs must be a non-empty list of learning rates, got {lrs!r}")
     for i, lr in enumerate(lrs):
         check_float(f"lrs[{i}]", lr, gt=0)
-    _check_mapping("accuracies", accuracies)
+    check_mapping("accuracies", accuracies, str_keys=True)
     for label, accs in accuracies.items():
         if not isinstance(accs, (list, tuple)) or len(accs) != len(lrs):
             raise ValueError(f"accuracies[{label!r}] must be a list of {len(lrs)} accuracies (one per lr), "
                              f"got {accs!r}")
         for i, acc in enumerate(accs):
             check_float(f"accuracies[{label!r}][{i}]", acc, ge=0, le=1)
-    _check_ax(ax)
+    check_ax(ax)
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 3.2))
     else:
@@ -111,7 +95,7 @@ def plot_lr_sweep(lrs: Sequence[float], accuracies: Mapping[str, Sequence[float]
 
 def plot_trace(traces: Mapping[str, Trace], unit: int = 0) -> Figure:
     """Ioffe & Szegedy's Fig. 1: test accuracy per step, then one unit's input percentiles per step, per network."""
-    _check_mapping("traces", traces)
+    check_mapping("traces", traces, str_keys=True)
     unit = check_int("unit", unit, ge=0)
     for label, trace in traces.items():
         if not isinstance(trace, Trace):

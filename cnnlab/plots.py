@@ -6,13 +6,17 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-
 from torch import nn
 
 from cnnlab.train import Callback, History
-from cnnlab.validation import check_int
+from cnnlab.validation import check_instance, check_int
 
-__all__ = ["plot_history", "LiveLearningCurves"]
+__all__ = ["plot_history", "LiveLearningCurves", "check_ax"]
+
+
+def check_ax(ax: object) -> None:
+    """The figures' shared door check: `ax` is a matplotlib Axes to draw into, or None for a new figure."""
+    check_instance("ax", ax, Axes, "a matplotlib Axes", optional=True)
 
 
 def plot_history(history: History, axes=None, title: str | None = None) -> Figure:

@@ -8,30 +8,21 @@ from numbers import Real
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.axes import Axes
 
 from cnnlab.optimizers import path
+from cnnlab.plots import check_ax
 from cnnlab.train import History
-from cnnlab.validation import check_bool, check_callable, check_choice, check_float, check_int
+from cnnlab.validation import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_float,
+    check_int,
+    check_mapping,
+    check_str,
+)
 
 __all__ = ["plot_schedules", "plot_paths", "plot_runs", "plot_range_test"]
-
-
-def _check_ax(ax: object) -> None:
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
-
-
-def _check_str(name: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-
-
-def _check_mapping(name: str, value: object) -> None:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a dict of name -> values, got {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{name} must not be empty")
 
 
 def _check_numbers(name: str, values: object, min_len: int = 1) -> list:
@@ -53,11 +44,11 @@ def _check_point(name: str, value: object) -> tuple[float, float]:
 
 def plot_schedules(curves: dict[str, Sequence[float]], ax=None, title: str = "learning-rate schedules"):
     """All lr curves on one axis, one line each, labelled by name."""
-    _check_mapping("curves", curves)
+    check_mapping("curves", curves)
     for name, lrs in curves.items():
         _check_numbers(f"curves[{name!r}]", lrs)
-    _check_ax(ax)
-    _check_str("title", title)
+    check_ax(ax)
+    check_str("title", title)
     ax = ax if ax is not None else plt.subplots(figsize=(8, 4))[1]
     for name, lrs in curves.items():
         ax.plot(range(len(lrs)), lrs, label=name, lw=2)
@@ -80,7 +71,7 @@ def plot_paths(
     """Contours of `surface` over `extent` and the path of each optimiser in `runs` (name -> {optimizer, lr, ...})."""
     check_callable("surface", surface, optional=False)
     start = _check_point("start", start)
-    _check_mapping("runs", runs)
+    check_mapping("runs", runs)
     for name, hp in runs.items():
         if not isinstance(hp, Mapping) or not {"optimizer", "lr"} <= set(hp):
             raise ValueError(f"runs[{name!r}] must be a dict with 'optimizer' and 'lr' (and other hyperparameters), "
@@ -91,8 +82,8 @@ def plot_paths(
     extent = tuple(check_float(f"extent[{i}]", v) for i, v in enumerate(extent))
     if not (extent[0] < extent[1] and extent[2] < extent[3]):
         raise ValueError(f"extent must be (x0, x1, y0, y1) with x0 < x1 and y0 < y1, got {extent}")
-    _check_ax(ax)
-    _check_str("title", title)
+    check_ax(ax)
+    check_str("title", title)
     check_bool("log_levels", log_levels)
     if minimum is not None:
         minimum = _check_point("minimum", minimum)
@@ -119,7 +110,7 @@ def plot_paths(
 
 def plot_runs(histories: dict[str, list], metric: str = "val_acc", ax=None, title: str = ""):
     """Mean and min..max band over seeds of `metric` per epoch, for each named group of Histories."""
-    _check_mapping("histories", histories)
+    check_mapping("histories", histories)
     check_choice("metric", metric, ("train_loss", "train_acc", "val_loss", "val_acc", "lr"))
     for name, hs in histories.items():
         if not isinstance(hs, (list, tuple)) or not hs or not all(isinstance(h, History) for h in hs):
@@ -128,8 +119,8 @@ def plot_runs(histories: dict[str, list], metric: str = "val_acc", ax=None, titl
         if len(lengths) != 1 or 0 in lengths:
             raise ValueError(f"histories[{name!r}] must record {metric} for the same number (> 0) of epochs in every "
                              f"run, got lengths {sorted(lengths)}")
-    _check_ax(ax)
-    _check_str("title", title)
+    check_ax(ax)
+    check_str("title", title)
     ax = ax if ax is not None else plt.subplots(figsize=(5, 3.5))[1]
     for name, hs in histories.items():
         values = np.array([getattr(h, metric) for h in hs])  # (seeds, epochs)
@@ -150,7 +141,7 @@ def plot_range_test(lrs: Sequence[float], losses: Sequence[float], suggested: fl
     if len(losses) != len(lrs):
         raise ValueError(f"losses must have one value per lr, got {len(losses)} losses for {len(lrs)} lrs")
     suggested = check_float("suggested", suggested, gt=0)
-    _check_ax(ax)
+    check_ax(ax)
     ax = ax if ax is not None else plt.subplots(figsize=(6, 3.5))[1]
     ax.semilogx(lrs, losses, lw=1.5)
     ax.axvline(suggested, color="C3", ls="--", label=f"suggested lr = {suggested:.2g}")

@@ -288,6 +288,24 @@ def _count_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor,
     return (logits.argmax(1) == y).sum(), y.numel()
 
 
+class _Totals:
+    """Sums over the batches of one pass, kept on the device (no sync per batch): loss x examples, correct labels."""
+
+    def __init__(self) -> None:
+        self.loss, self.correct, self.n, self.labels = 0.0, 0, 0, 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        correct, labels = _count_correct(logits.detach(), y)
+        self.loss += loss.detach() * len(y)
+        self.correct, self.labels, self.n = self.correct + correct, self.labels + labels, self.n + len(y)
+
+    def mean(self, empty: str) -> tuple[float, float]:
+        """(mean loss, accuracy); a ValueError saying `empty` if there were no batches."""
+        if self.n == 0:
+            raise ValueError(empty)
+        return float(self.loss) / self.n, float(self.correct) / max(self.labels, 1)
+
+
 def _amp_dtype(device: torch.device) -> torch.dtype | None:
     """Mixed precision only on CUDA: bfloat16 where supported, else float16 (which needs a GradScaler)."""
     if device.type != "cuda":
@@ -336,7 +354,7 @@ def train_one_epoch(
     amp = _amp_dtype(device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     net.train()
-    total_loss, total_correct, total_n, total_labels = 0.0, 0, 0, 0
+    totals = _Totals()
     for X, y in batches:
         X, y = _to_device(X, y, device)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
@@ -348,12 +366,8 @@ def train_one_epoch(
         scaler.update()
         if scheduler is not None:
             scheduler.step()
-        total_loss += loss.detach() * len(y)  # stays on the device: no sync per batch
-        correct, labels = _count_correct(logits.detach(), y)
-        total_correct, total_labels, total_n = total_correct + correct, total_labels + labels, total_n + len(y)
-    if total_n == 0:
-        raise ValueError("no batches to train on: the training data is empty")
-    return float(total_loss) / total_n, float(total_correct) / max(total_labels, 1)
+        totals.add(loss, logits, y)
+    return totals.mean(empty="no batches to train on: the training data is empty")
 
 
 @torch.no_grad()
@@ -373,17 +387,13 @@ def evaluate(
     loss_fn, device = _loop_args(net, loss_fn, device)
     amp = _amp_dtype(device)
     net.eval()
-    total_loss, total_correct, total_n, total_labels = 0.0, 0, 0, 0
+    totals = _Totals()
     for X, y in batches:
         X, y = _to_device(X, y, device)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             logits = net(X)
-        total_loss += loss_fn(logits.float(), y) * len(y)
-        correct, labels = _count_correct(logits, y)
-        total_correct, total_labels, total_n = total_correct + correct, total_labels + labels, total_n + len(y)
-    if total_n == 0:
-        raise ValueError("no batches to evaluate: the data is empty")
-    return float(total_loss) / total_n, float(total_correct) / max(total_labels, 1)
+        totals.add(loss_fn(logits.float(), y), logits, y)
+    return totals.mean(empty="no batches to evaluate: the data is empty")
 
 
 @torch.no_grad()

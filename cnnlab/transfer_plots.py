@@ -8,26 +8,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from cnnlab.validation import check_float, check_int, check_tensor
+from cnnlab.plots import check_ax
+from cnnlab.validation import (
+    check_float,
+    check_int,
+    check_mapping,
+    check_str,
+    check_tensor,
+)
 
 __all__ = ["show_top5", "show_images", "plot_strategies", "plot_pca", "plot_yosinski", "plot_matrix"]
-
-
-def _check_ax(ax: object) -> None:
-    if ax is not None and not isinstance(ax, plt.Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
-
-
-def _check_str(name: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-
-
-def _check_mapping(name: str, value: object) -> None:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a dict, got {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{name} must not be empty")
 
 
 def _check_records(name: str, rows: object, keys: tuple[str, ...]) -> None:
@@ -43,8 +33,8 @@ def _check_records(name: str, rows: object, keys: tuple[str, ...]) -> None:
 
 def show_top5(photos: dict[str, torch.Tensor], top5: dict[str, list[tuple[str, float]]]) -> plt.Figure:
     """Each photo (H, W, 3) uint8 above a bar chart of its top-5 ImageNet classes and probabilities."""
-    _check_mapping("photos", photos)
-    _check_mapping("top5", top5)
+    check_mapping("photos", photos)
+    check_mapping("top5", top5)
     for name, image in photos.items():
         check_tensor(f"photos[{name!r}]", image, ndim=3)
         if image.shape[-1] != 3:
@@ -56,7 +46,7 @@ def show_top5(photos: dict[str, torch.Tensor], top5: dict[str, list[tuple[str, f
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ValueError(f"top5[{name!r}][{i}] must be a (label, probability) pair, got {pair!r}")
             label, prob = pair
-            _check_str(f"top5[{name!r}][{i}] label", label)
+            check_str(f"top5[{name!r}][{i}] label", label)
             check_float(f"top5[{name!r}][{i}] probability", prob, ge=0, le=1)
     fig, axes = plt.subplots(2, len(photos), figsize=(3 * len(photos), 5.2), gridspec_kw={"height_ratios": [3, 2]})
     for col, (name, image) in enumerate(photos.items()):
@@ -77,7 +67,7 @@ def show_images(batch: torch.Tensor, title: str = "", ncols: int = 8) -> plt.Fig
     check_tensor("batch", batch, ndim=4, dtype="number")
     if batch.shape[1] != 3:
         raise ValueError(f"batch must be (N, 3, H, W) colour images, got shape {tuple(batch.shape)}")
-    _check_str("title", title)
+    check_str("title", title)
     ncols = check_int("ncols", ncols, ge=1)
     n = len(batch)
     nrows = (n + ncols - 1) // ncols
@@ -94,7 +84,7 @@ def show_images(batch: torch.Tensor, title: str = "", ncols: int = 8) -> plt.Fig
 def plot_strategies(rows: list[dict], title: str) -> plt.Figure:
     """Accuracy (mean and seeds), seconds and trainable parameters per strategy, side by side."""
     _check_records("rows", rows, ("strategy", "acc", "seconds", "trainable"))
-    _check_str("title", title)
+    check_str("title", title)
     names = sorted({r["strategy"] for r in rows}, key=[r["strategy"] for r in rows].index)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     for i, name in enumerate(names):
@@ -129,8 +119,8 @@ def plot_pca(features: torch.Tensor, y: torch.Tensor, class_names: list[str], ax
     if int(y.min()) < 0 or int(y.max()) >= len(class_names):
         raise ValueError(f"y must hold class indices from 0 to len(class_names) - 1 = {len(class_names) - 1}, "
                          f"got values from {int(y.min())} to {int(y.max())}")
-    _check_ax(ax)
-    _check_str("title", title)
+    check_ax(ax)
+    check_str("title", title)
     F = features - features.mean(0)
     _, _, V = torch.pca_lowrank(F, q=2, center=False, niter=4)
     Z = (F @ V[:, :2]).numpy()  # (N, D) -> (N, 2)
@@ -149,7 +139,7 @@ def plot_yosinski(runs: list[dict[str, list[float]]], ax: plt.Axes | None = None
     _check_records("runs", runs, ("AnB", "AnB+", "BnB"))
     if len({len(r[key]) for r in runs for key in ("AnB", "AnB+", "BnB")}) != 1 or not runs[0]["AnB"]:
         raise ValueError("runs must give AnB, AnB+ and BnB accuracies for the same (> 0) numbers of copied layers")
-    _check_ax(ax)
+    check_ax(ax)
     ax = ax if ax is not None else plt.subplots(figsize=(6, 3.8))[1]
     styles = {"AnB": ("A's layers, frozen (AnB)", "C3", "o-"), "AnB+": ("A's layers, fine-tuned (AnB+)", "C2", "s-"),
               "BnB": ("B's own layers, frozen (BnB, selffer)", "C0", "^--")}
@@ -170,8 +160,8 @@ def plot_yosinski(runs: list[dict[str, list[float]]], ax: plt.Axes | None = None
 def plot_matrix(acc: dict[tuple[str, str], dict[str, list[float]]], guideline: dict[tuple[str, str], str]
                 ) -> plt.Figure:
     """The size-similarity matrix as a 2 x 2 grid of bar charts: accuracy per strategy (dots: seeds)."""
-    _check_mapping("acc", acc)
-    _check_mapping("guideline", guideline)
+    check_mapping("acc", acc)
+    check_mapping("guideline", guideline)
     for key, cell in acc.items():
         if not (isinstance(key, tuple) and len(key) == 2 and key[0] in ("small", "large")
                 and key[1] in ("similar", "dissimilar")):

@@ -20,8 +20,10 @@ TypeError: shuffle must be True or False (a bool), got str 'no'
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Sequence
+import os
+from collections.abc import Callable, Collection, Mapping, Sequence
 from numbers import Integral, Real
+from pathlib import Path
 from typing import TypeVar
 
 import torch
@@ -32,6 +34,10 @@ __all__ = [
     "check_int",
     "check_float",
     "check_choice",
+    "check_str",
+    "check_mapping",
+    "check_instance",
+    "check_path",
     "check_tensor",
     "check_device",
     "check_module",
@@ -128,6 +134,69 @@ def check_choice(name: str, value: T, options: Collection[T]) -> T:
         allowed = ", ".join(repr(o) for o in options)
         raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
     return value
+
+
+def check_str(name: str, value: object) -> str:
+    """`value` if it is a str.
+
+    >>> check_str("title", 3)
+    Traceback (most recent call last):
+        ...
+    TypeError: title must be a str, got int 3
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {_shown(value)}")
+    return value
+
+
+def check_mapping(name: str, value: object, *, str_keys: bool = False) -> Mapping:
+    """`value` if it is a non-empty dict (label -> values); with `str_keys`, every label a str.
+
+    >>> check_mapping("runs", {})
+    Traceback (most recent call last):
+        ...
+    ValueError: runs must not be empty
+    """
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict of label -> values, got {_shown(value)}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    if str_keys:
+        for label in value:
+            if not isinstance(label, str):
+                raise TypeError(f"{name} labels must be strings, got {_shown(label)}")
+    return value
+
+
+def check_instance(name: str, value: object, types: type | tuple[type, ...], what: str, *,
+                   optional: bool = False) -> object:
+    """`value` if it is an instance of `types` (described to the learner as `what`); None passes if `optional`.
+
+    >>> check_instance("ax", "left", int, "a matplotlib Axes", optional=True)
+    Traceback (most recent call last):
+        ...
+    TypeError: ax must be a matplotlib Axes or None, got str 'left'
+    """
+    if value is None and optional:
+        return None
+    if not isinstance(value, types):
+        raise TypeError(f"{name} must be {what}{' or None' if optional else ''}, got {_shown(value)}")
+    return value
+
+
+def check_path(name: str, value: object, *, optional: bool = False) -> Path | None:
+    """`value` as a `pathlib.Path` if it is a non-empty str or os.PathLike (None passes through if `optional`).
+
+    >>> check_path("root", "data")
+    PosixPath('data')
+    """
+    if value is None and optional:
+        return None
+    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes):
+        if str(value) == "":
+            raise ValueError(f"{name} must be a non-empty path, got ''")
+        return Path(value)
+    raise TypeError(f"{name} must be a non-empty str or pathlib.Path{' or None' if optional else ''}, got {_shown(value)}")
 
 
 _DTYPE_KINDS: dict[str, Callable[[torch.dtype], bool]] = {

