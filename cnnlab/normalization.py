@@ -30,6 +30,7 @@ from torch import nn
 from cnnlab.data import Split
 from cnnlab.models import forward_hooks, mlp, norm_cnn
 from cnnlab.train import TensorLoader, evaluate, fit, train_one_epoch
+from cnnlab.validation import check_bool, check_float, check_int, check_module, check_tensor
 
 __all__ = [
     "NORM_KINDS",
@@ -58,14 +59,18 @@ NORM_KINDS = ("batch", "layer", "instance", "group")
 # ----------------------------------------------------------------------------------------------------------
 # Statistics: which axes each normalisation averages over
 # ----------------------------------------------------------------------------------------------------------
-def _check_rank(x: torch.Tensor, min_ndim: int, what: str) -> None:
-    """A clear error for a non-tensor or a tensor with too few dimensions."""
+def _check_rank(x: torch.Tensor, min_ndim: int, what: str, nonempty: bool = True) -> None:
+    """A clear error for a non-tensor, a tensor with too few dimensions, an integer tensor or an empty one."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{what} expects a torch.Tensor, got {type(x).__name__}")
+        raise TypeError(f"{what} expects a torch.Tensor x, got {type(x).__name__}")
     if x.ndim < min_ndim:
         layout = "(N, C)" if min_ndim == 2 else "(N, C, L) or (N, C, H, W)"
-        raise ValueError(f"{what} expects input of at least {min_ndim} dimensions {layout}, "
+        raise ValueError(f"{what} expects input x of at least {min_ndim} dimensions {layout}, "
                          f"got {x.ndim}D input of shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{what} expects a float tensor x, got dtype {x.dtype}")
+    if nonempty and x.numel() == 0:
+        raise ValueError(f"{what} expects a non-empty input x, got shape {tuple(x.shape)}")
 
 
 def _check_groups(C: int, num_groups: int) -> None:
@@ -135,6 +140,7 @@ def layer_norm(
     """
     shape = tuple([normalized_shape] if isinstance(normalized_shape, int) else normalized_shape)
     _check_rank(x, len(shape) + 1 if shape else 1, "layer_norm")
+    check_float("eps", eps, gt=0)
     if tuple(x.shape[x.ndim - len(shape):]) != shape or not shape:
         raise ValueError(f"normalized_shape {shape} must be the last axes of the input, got shape {tuple(x.shape)}")
     for name, t in (("weight", weight), ("bias", bias)):
@@ -152,6 +158,7 @@ def instance_norm(
 ) -> torch.Tensor:
     """Normalise each channel of each example over its spatial axes, like F.instance_norm (no running statistics)."""
     _check_rank(x, 3, "instance_norm")
+    check_float("eps", eps, gt=0)
     N, C = x.shape[:2]
     if math.prod(x.shape[2:]) < 2:
         raise ValueError(f"instance_norm expects more than 1 spatial element per channel, got shape {tuple(x.shape)}")
@@ -171,6 +178,7 @@ def group_norm(
     num_groups=1 is LayerNorm over (C, H, W) with per-channel gamma and beta; num_groups=C is InstanceNorm.
     """
     _check_rank(x, 2, "group_norm")
+    check_float("eps", eps, gt=0)
     N, C = x.shape[:2]
     _check_groups(C, num_groups)
     _check_per_channel(weight, C, "weight")
@@ -206,10 +214,10 @@ class BatchNorm(nn.Module):
         super().__init__()
         if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
             raise ValueError(f"num_features must be a positive int, got {num_features!r}")
-        if not eps > 0:
-            raise ValueError(f"eps must be > 0, got {eps!r}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1] or None (a cumulative average), got {momentum!r}")
+        check_float("eps", eps, gt=0)
+        if momentum is not None:  # None: a cumulative average of all batches
+            check_float("momentum", momentum, ge=0, le=1)
+        check_bool("affine", affine)
         self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
         if affine:  # named like PyTorch's so state_dicts are interchangeable; `gamma` and `beta` are aliases
             self.weight = nn.Parameter(torch.ones(num_features))  # gamma
@@ -236,7 +244,7 @@ class BatchNorm(nn.Module):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
 
     def _check_input(self, x: torch.Tensor) -> None:
-        _check_rank(x, 2, "BatchNorm")
+        _check_rank(x, 2, "BatchNorm", nonempty=False)
         if x.ndim > 5:
             raise ValueError(f"BatchNorm expects 2D to 5D input (N, C, *), got {x.ndim}D input of shape "
                              f"{tuple(x.shape)}")
@@ -325,6 +333,8 @@ def largest_lr_that_learns(lrs: Sequence[float], accuracies: Sequence[float]) ->
     >>> largest_lr_that_learns([0.1, 0.3, 1.0], [0.9, 0.8, 0.1])
     0.3
     """
+    if len(lrs) != len(accuracies):
+        raise ValueError(f"lrs and accuracies must have one value per run each, got {len(lrs)} and {len(accuracies)}")
     good = [lr for lr, acc in zip(lrs, accuracies) if acc > LEARNS]
     return max(good) if good else None
 
@@ -345,6 +355,7 @@ def layer_outputs(net: nn.Module, X: torch.Tensor, kinds: tuple[type[nn.Module],
 
 def saturated_fraction(a: torch.Tensor, activation: type[nn.Module]) -> float:
     """Fraction of outputs in the flat tails of tanh or sigmoid (0 for activations without two tails, like ReLU)."""
+    check_tensor("a", a, dtype="float")
     if activation is nn.Tanh:
         return (a.abs() > SATURATED).float().mean().item()
     if activation is nn.Sigmoid:
@@ -362,6 +373,8 @@ def activation_spread(
     width: int = 100, seed: int = 0,
 ) -> list[torch.Tensor]:
     """Outputs of every activation of a `depth`-layer MLP with N(0, weight_std^2) weights, on the images X."""
+    check_tensor("X", X, ndim=(2, 3, 4), dtype="float")
+    check_float("weight_std", weight_std, gt=0)
     torch.manual_seed(seed)
     net = mlp([width] * depth, activation=activation, norm=norm, in_features=X[0].numel())
     net = init_normal_(net, weight_std).to(X.device)
@@ -411,6 +424,12 @@ def train_with_trace(
     """Train with SGD (momentum 0.9) by `train_one_epoch` on slices of `every` batches; after each slice record the
     test accuracy and the percentiles of the input to `probe` over `n_probe` test images (eval mode: a BatchNorm net
     is seen as it would predict, with its running statistics)."""
+    check_module("net", net, has_parameters=True)
+    if not isinstance(probe, nn.Module) or all(m is not probe for m in net.modules()):
+        raise ValueError(f"probe must be a layer of net, got {type(probe).__name__}")
+    check_int("num_steps", num_steps, ge=1)
+    check_int("every", every, ge=1, le=num_steps)
+    check_int("n_probe", n_probe, ge=1)
     device = torch.device(device) if device is not None else next(net.parameters()).device
     net.to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)

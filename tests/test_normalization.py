@@ -187,9 +187,9 @@ def test_one_value_per_channel_is_fine_in_eval_mode():
     [
         (dict(num_features=0), "num_features must be a positive int"),
         (dict(num_features=2.0), "num_features must be a positive int"),
-        (dict(num_features=3, eps=0.0), "eps must be > 0"),
-        (dict(num_features=3, momentum=1.5), r"momentum must be in \[0, 1\] or None"),
-        (dict(num_features=3, momentum=-0.1), r"momentum must be in \[0, 1\] or None"),
+        (dict(num_features=3, eps=0.0), "eps must be a finite number > 0"),
+        (dict(num_features=3, momentum=1.5), r"momentum must be a finite number >= 0 and <= 1, got 1.5"),
+        (dict(num_features=3, momentum=-0.1), r"momentum must be a finite number >= 0 and <= 1"),
     ],
 )
 def test_batchnorm_rejects_bad_settings(kwargs, match):
@@ -293,6 +293,31 @@ def test_group_norm_spans_layer_norm_and_instance_norm():
 def test_functional_norms_reject_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: group_norm(torch.zeros(0, 4, 3), 2), ValueError, r"non-empty input x, got shape \(0, 4, 3\)"),
+        (lambda: group_norm(torch.zeros(2, 4, 3), 2, eps=float("nan")), ValueError, "eps must be a finite number > 0"),
+        (lambda: group_norm(torch.zeros(2, 4, 3), 2, eps=None), TypeError, "eps must be a number"),
+        (lambda: layer_norm(torch.zeros(2, 4), (4,), eps=-1.0), ValueError, "eps must be"),
+        (lambda: instance_norm(torch.zeros(2, 4, 3), eps="1e-5"), TypeError, "eps must be a number"),
+        (lambda: instance_norm(torch.zeros(2, 4, 3, dtype=torch.long)), TypeError, "float tensor x"),
+        (lambda: group_norm([[1.0, 2.0]], 1), TypeError, "expects a torch.Tensor x"),
+        (lambda: BatchNorm(3, affine="yes"), TypeError, "affine must be True or False"),
+        (lambda: BatchNorm(3, eps=None), TypeError, "eps must be a number"),
+        (lambda: largest_lr_that_learns([0.1, 1.0], [0.9]), ValueError, "one value per run"),
+        (lambda: saturated_fraction([0.5], nn.Tanh), TypeError, "a must be a torch.Tensor"),
+    ],
+)
+def test_arguments_are_checked_at_the_door(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_batchnorm_passes_an_empty_batch_through_in_eval_mode():
+    assert BatchNorm(3).eval()(torch.zeros(0, 3)).shape == (0, 3)
 
 
 # ----------------------------------------------------------------------------------------------------------
