@@ -14,7 +14,7 @@ from cnnlab.ensembles import train_member
 from cnnlab.models import fast_cnn, mlp
 from cnnlab.runtime import set_seed
 from cnnlab.train import accuracy, fit, predict
-from cnnlab.validation import check_float, check_module, check_tensor
+from cnnlab.validation import check_float, check_int, check_module, check_tensor
 
 __all__ = ["distillation_loss", "Distill", "distillation_experiment"]
 
@@ -29,14 +29,14 @@ def distillation_loss(
     >>> round(distillation_loss(s, t, y, T=2.0, alpha=0.5).item(), 4)  # KL = 0, CE = log 3
     0.5493
     """
-    check_tensor("student_logits", student_logits, ndim=2, dtype="float")
-    check_tensor("teacher_logits", teacher_logits, ndim=2, dtype="float")
+    check_tensor("student_logits", student_logits, ndim=2, dtype="float", finite=True)  # NaN: training diverged
+    check_tensor("teacher_logits", teacher_logits, ndim=2, dtype="float", finite=True)
     check_tensor("y", y, ndim=1, dtype="int")
     check_float("T", T, gt=0)
     check_float("alpha", alpha, ge=0, le=1)
-    if student_logits.shape != teacher_logits.shape or student_logits.ndim != 2:
-        raise ValueError(f"student and teacher logits must both be (N, K), got {tuple(student_logits.shape)} and "
-                         f"{tuple(teacher_logits.shape)}")
+    if student_logits.shape != teacher_logits.shape or len(y) != len(student_logits):
+        raise ValueError(f"student and teacher logits must both be (N, K) and y (N,), got {tuple(student_logits.shape)}"
+                         f", {tuple(teacher_logits.shape)} and {tuple(y.shape)}")
     log_p_student = (student_logits / T).log_softmax(dim=1)  # (N, K)
     p_teacher = (teacher_logits / T).softmax(dim=1)  # (N, K) soft targets
     kl = (p_teacher * (p_teacher.clamp_min(1e-12).log() - log_p_student)).sum(dim=1).mean()
@@ -101,6 +101,12 @@ def distillation_experiment(
 ) -> dict[str, float]:
     """Test accuracy of the teacher, of a student trained on labels only and of the same student distilled from the
     teacher (same seed, data order, epochs and optimiser for both students). `data` is a `cnnlab.data.Split`."""
+    if not isinstance(data, Split):
+        raise TypeError(f"data must be a cnnlab.data.Split (from load_split), got {type(data).__name__}")
+    check_int("seed", seed, ge=0)
+    check_int("teacher_width", teacher_width, ge=0)
+    check_float("T", T, gt=0)  # checked here too, so that a typo fails before the teacher trains
+    check_float("alpha", alpha, ge=0, le=1)
     X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
     make_teacher = (lambda: fast_cnn(teacher_width)) if teacher_width else None
     teacher_train = teacher_data if teacher_data is not None else (X_train, y_train)

@@ -13,6 +13,7 @@ from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, Split
 from cnnlab.models import mlp
 from cnnlab.runtime import set_seed
 from cnnlab.train import History, Snapshots, accuracy, fit, predict
+from cnnlab.validation import check_float, check_int, check_tensor
 
 __all__ = [
     "ensemble_proba",
@@ -27,6 +28,13 @@ Data = tuple[torch.Tensor, torch.Tensor]
 _NORM = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
 
 
+def _check_split(data: Split, seed: int) -> None:
+    """The experiments' shared arguments: a `cnnlab.data.Split` and a seed (an int >= 0)."""
+    if not isinstance(data, Split):
+        raise TypeError(f"data must be a cnnlab.data.Split (from load_split), got {type(data).__name__}")
+    check_int("seed", seed, ge=0)
+
+
 @torch.no_grad()
 def ensemble_proba(probas: Sequence[torch.Tensor]) -> torch.Tensor:
     """The ensemble's prediction: the mean of the members' (N, K) probabilities.
@@ -34,8 +42,12 @@ def ensemble_proba(probas: Sequence[torch.Tensor]) -> torch.Tensor:
     >>> ensemble_proba([torch.tensor([[0.9, 0.1]]), torch.tensor([[0.3, 0.7]])])
     tensor([[0.6000, 0.4000]])
     """
+    if isinstance(probas, torch.Tensor) or not isinstance(probas, Sequence):
+        raise TypeError(f"probas must be a list of (N, K) tensors, one per member, got {type(probas).__name__}")
     if len(probas) < 1:
         raise ValueError("an ensemble needs at least one member")
+    for i, p in enumerate(probas):
+        check_tensor(f"probas[{i}]", p, ndim=2, dtype="float")
     if len({tuple(p.shape) for p in probas}) != 1:
         raise ValueError(f"all members must predict the same (N, K) shape, got {[tuple(p.shape) for p in probas]}")
     return torch.stack(list(probas)).mean(dim=0)  # (M, N, K) -> (N, K)
@@ -52,6 +64,11 @@ def top_k(scores: Sequence[float], k: int) -> list[int]:
     >>> top_k([0.80, 0.95, 0.70, 0.90], 2)
     [1, 3]
     """
+    if isinstance(scores, (str, bytes)) or not isinstance(scores, Sequence):
+        raise TypeError(f"scores must be a list of numbers, got {type(scores).__name__} {scores!r:.40}")
+    if len(scores) == 0:
+        raise ValueError("scores must not be empty: there are no candidates to choose from")
+    scores = [check_float(f"scores[{i}]", v) for i, v in enumerate(scores)]
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(scores):
         raise ValueError(f"k must be an int in 1..{len(scores)} (the number of candidates), got {k!r}")
     return sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
@@ -79,6 +96,10 @@ def train_member(
 def seed_ensemble(seeds: Sequence[int], data: Split, **member_kw) -> tuple[list[float], list[float]]:
     """Train one member per seed; returns (accuracy of each member, accuracy of the first-m ensemble, m = 1..M) on the
     test images of `data` (a `cnnlab.data.Split`)."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or len(seeds) == 0:
+        raise TypeError(f"seeds must be a non-empty list of ints, one per member, got {seeds!r:.40}")
+    for s in seeds:
+        _check_split(data, s)  # every seed an int >= 0
     X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
     probas = [predict(train_member((X_train, y_train), s, **member_kw), X_test, **_NORM).softmax(1) for s in seeds]
     return [accuracy(p, y_test) for p in probas], ensemble_curve(probas, y_test)
@@ -107,6 +128,7 @@ def snapshot_ensemble(seed: int, data: Split, *, hidden: Sequence[int] = (256,),
                       device: torch.device | str | None = None) -> tuple[list[float], History]:
     """One snapshot-ensemble run; returns (accuracy on the test images of each snapshot alone ... and, last, of the
     average of all snapshots, History)."""
+    _check_split(data, seed)
     X_train, y_train, X_val, y_val, X_test, y_test = (data.X_train, data.y_train, data.X_val, data.y_val,
                                                       data.X_test, data.y_test)
     set_seed(seed)
@@ -125,6 +147,7 @@ def snapshot_vs_plain(seed: int, data: Split, *, lr: float = 0.1, num_cycles: in
                       device: torch.device | str | None = None) -> dict[str, float]:
     """Test accuracy of a snapshot ensemble, of its snapshots (mean), of its last snapshot alone, and of an ordinary
     run (constant `plain_lr`) with the same number of epochs: ways to spend one training budget."""
+    _check_split(data, seed)
     accs, _ = snapshot_ensemble(seed, data, lr=lr, num_cycles=num_cycles, epochs_per_cycle=epochs_per_cycle,
                                 device=device)
     plain = train_member(data.train, seed, lr=plain_lr, num_epochs=num_cycles * epochs_per_cycle, device=device)
@@ -136,6 +159,9 @@ def top_k_experiment(seed: int, data: Split, lrs: Sequence[float] = (0.001, 0.00
                      0.3), k: int = 3, device: torch.device | str | None = None, **member_kw) -> dict[str, float]:
     """Train one member per learning rate (a small search), rank them on validation; test accuracy of the best member,
     of the top-k members (mean), of their ensemble and of the ensemble of all members."""
+    _check_split(data, seed)
+    lrs = [check_float(f"lrs[{i}]", lr, gt=0) for i, lr in enumerate(lrs)]
+    check_int("k", k, ge=1, le=len(lrs))
     X_train, y_train, X_val, y_val, X_test, y_test = (data.X_train, data.y_train, data.X_val, data.y_val,
                                                       data.X_test, data.y_test)
     nets = [train_member((X_train, y_train), seed, lr=lr, device=device, **member_kw) for lr in lrs]

@@ -18,6 +18,7 @@ from cnnlab.models import mlp
 from cnnlab.regularization import kfold_indices
 from cnnlab.runtime import set_seed
 from cnnlab.train import evaluate, fit
+from cnnlab.validation import check_callable, check_float, check_int, check_tensor
 
 __all__ = [
     "split_indices",
@@ -44,6 +45,7 @@ def split_indices(N: int, n_val: int, n_test: int, seed: int = 0) -> tuple[torch
     for name, v in (("N", N), ("n_val", n_val), ("n_test", n_test)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ValueError(f"{name} must be a non-negative int, got {v!r}")
+    check_int("seed", seed, ge=0)
     if N - n_val - n_test < 1:
         raise ValueError(f"nothing left to train on: N={N} but n_val + n_test = {n_val + n_test}")
     order = torch.randperm(N, generator=torch.Generator().manual_seed(seed))
@@ -64,6 +66,7 @@ def digits_subset(N: int, seed: int = 0) -> Data:
     X, y = _digits()
     if isinstance(N, bool) or not isinstance(N, int) or not 1 <= N <= len(X):
         raise ValueError(f"N must be an int in 1..{len(X)}, got {N!r}")
+    check_int("seed", seed, ge=0)
     idx = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))[:N]
     return X[idx], y[idx]
 
@@ -73,6 +76,8 @@ def train_digits(
     batch_size: int = 32, seed: int = 0, device: torch.device | str | None = "cpu",
 ) -> nn.Module:
     """Train a 64-hidden-10 `mlp` with SGD (momentum 0.9) through `cnnlab.train.fit`; returns the trained net."""
+    check_float("lr", lr, gt=0)
+    check_float("weight_decay", weight_decay, ge=0)
     set_seed(seed)
     net = mlp((hidden,), in_features=64)  # (N, 1, 8, 8) -> (N, 10)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
@@ -131,6 +136,8 @@ def nested_cv(
     """
     if len(values) < 1:
         raise ValueError("need at least one hyperparameter value to choose from")
+    check_callable("train", train, optional=False)
+    check_int("seed", seed, ge=0)
     X, y = data
     result = NestedCV([], [], [])
     for o, (outer_train, outer_test) in enumerate(kfold_indices(len(X), k_outer, seed)):
@@ -186,6 +193,7 @@ def random_points(bounds: Sequence[tuple[float, float]], budget: int, seed: int 
     9
     """
     _check_search(bounds, budget)
+    check_int("seed", seed, ge=0)
     u = torch.rand(budget, len(bounds), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     lo = torch.tensor([b[0] for b in bounds], dtype=torch.float64)
     hi = torch.tensor([b[1] for b in bounds], dtype=torch.float64)
@@ -194,6 +202,8 @@ def random_points(bounds: Sequence[tuple[float, float]], budget: int, seed: int 
 
 def search(points: torch.Tensor, objective: Callable[..., float]) -> list[float]:
     """Evaluate `objective(*point)` at every row of `points`; returns the list of scores (lower is better)."""
+    check_tensor("points", points, ndim=2, dtype="float")
+    check_callable("objective", objective, optional=False)
     return [float(objective(*row.tolist())) for row in points]
 
 
@@ -204,7 +214,8 @@ def grid_effects(errors: Sequence[float], p: int = 3) -> tuple[float, float]:
     >>> grid_effects([0.9, 0.9, 0.9, 0.1, 0.1, 0.2, 0.5, 0.5, 0.5])
     (0.7666666667, 0.0333333333)
     """
-    if p < 1 or len(errors) != p * p:
+    check_int("p", p, ge=1)
+    if len(errors) != p * p:
         raise ValueError(f"need p * p = {p * p} errors from a full grid, got {len(errors)}")
     rows = [list(errors[i * p : (i + 1) * p]) for i in range(p)]
     means = [sum(r) / p for r in rows]
@@ -221,6 +232,7 @@ def compare_searches(
     """One repeat of grid vs random search with the same budget on the digits objective (seed `repeat` for the random
     points, the grid's offset and the training runs). Returns (best grid error, best random error, grid points,
     random points, grid errors, random errors); points are log10 (lr, weight decay)."""
+    check_int("repeat", repeat, ge=0)
     def objective(log_lr: float, log_wd: float) -> float:
         return digits_error(10**log_lr, 10**log_wd, train_data, val_data, seed=repeat, **train_kw)
 

@@ -82,6 +82,29 @@ def test_top_k_bad_k(k):
         top_k([0.1, 0.2, 0.3, 0.4], k)
 
 
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: top_k([float("nan"), 0.1], 1), ValueError, r"scores\[0\] must be a finite number"),
+    (lambda: top_k([], 1), ValueError, "scores must not be empty"),
+    (lambda: top_k("00", 1), TypeError, "scores must be a list of numbers"),
+    (lambda: top_k(None, 1), TypeError, "scores must be a list of numbers"),
+    (lambda: split_indices(10, 2, 2, seed=-1), ValueError, "seed must be an int >= 0, got -1"),
+    (lambda: split_indices(10, 2, 2, seed=None), TypeError, "seed must be an int"),
+    (lambda: random_points(SEARCH_BOUNDS, 4, seed=1.5), TypeError, "seed must be an int"),
+    (lambda: grid_effects([0.1] * 9, p="3"), TypeError, "p must be an int"),
+    (lambda: search([[0.0, 1.0]], abs), TypeError, "points must be a torch.Tensor"),
+    (lambda: search(torch.zeros(2, 2), None), TypeError, "objective must be callable"),
+    (lambda: ensemble_proba(torch.zeros(2, 3, 4)), TypeError, "probas must be a list of"),
+    (lambda: ensemble_proba([torch.zeros(3)]), ValueError, r"probas\[0\] must have 2 dimensions"),
+    (lambda: seed_ensemble([], None), TypeError, "seeds must be a non-empty list"),
+    (lambda: seed_ensemble([0], (torch.zeros(2), torch.zeros(2))), TypeError, "data must be a cnnlab.data.Split"),
+    (lambda: top_k_experiment(-1, load_split("fashion-mnist", 10, 0, 10)), ValueError, "seed must be an int >= 0"),
+    (lambda: train_digits(digits_subset(10), lr=float("nan")), ValueError, "lr must be a finite number > 0"),
+])
+def test_bad_arguments_are_refused_at_the_door(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
 def test_ensemble_proba_bad_input():
     with pytest.raises(ValueError, match="at least one"):
         ensemble_proba([])
@@ -117,6 +140,25 @@ def test_distillation_bad_shapes():
         distillation_loss(torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, dtype=torch.long))
     with pytest.raises(TypeError, match="teacher must be a torch.nn.Module"):
         Distill(torch.nn.Linear(3, 3), "teacher")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_distillation_loss_refuses_non_finite_logits(bad):
+    """A learner calls the loss directly: NaN logits (a diverged student) are refused, not turned into a NaN loss."""
+    s, y = torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)
+    diverged = s.clone()
+    diverged[0, 0] = bad
+    with pytest.raises(ValueError, match="student_logits must be finite, got 1 NaN or inf values"):
+        distillation_loss(diverged, s, y)
+    with pytest.raises(ValueError, match="teacher_logits must be finite"):
+        distillation_loss(s, torch.full((2, 3), bad), y)
+    with pytest.raises(ValueError, match=r"y \(N,\)"):
+        distillation_loss(s, s, torch.zeros(3, dtype=torch.long))
+
+
+def test_distillation_experiment_checks_before_training():
+    with pytest.raises(TypeError, match="data must be a cnnlab.data.Split"):
+        distillation_experiment(0, (torch.zeros(2), torch.zeros(2)))
 
 
 def test_grid_effects_bad_input():

@@ -429,11 +429,6 @@ API = [
 
 # (function, argument) -> why it fails today; strict, so the mark must go once the function is fixed.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("distillation:distillation_loss", "student_logits"): "NaN logits accepted: the loss is NaN",
-    ("normalization:group_norm", "x"): "an empty x of shape (0, 4, 3) is accepted",
-    ("normalization:group_norm", "eps"): "eps=nan accepted; eps=None: bare TypeError",
-    ("model_selection:split_indices", "seed"): "seed=-1 accepted (set_seed refuses it)",
-    ("ensembles:top_k", "scores"): "scores=[nan, 0.1] accepted; '00' or None: bare TypeError; [] is blamed on k",
 }
 
 CASES = [
