@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from cnnlab.validation import check_choice, check_float, check_tensor
+from cnnlab.validation import check_callable, check_choice, check_float, check_int, check_module, check_tensor
 
 __all__ = [
     "ACTIVATIONS",
@@ -45,6 +45,7 @@ def sigmoid(x: torch.Tensor) -> torch.Tensor:
     >>> sigmoid(torch.tensor([0.0])).item()
     0.5
     """
+    x = _floats(x)
     return 1 / (1 + torch.exp(-x))
 
 
@@ -120,11 +121,13 @@ def elu_grad(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
     """x Phi(x), Phi the standard normal CDF: ReLU's smooth cousin used by Transformers."""
+    x = _floats(x)
     return x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))
 
 
 def gelu_grad(x: torch.Tensor) -> torch.Tensor:
     """Phi(x) + x phi(x), phi the standard normal density."""
+    x = _floats(x)
     return 0.5 * (1 + torch.erf(x / math.sqrt(2))) + x * torch.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
 
 
@@ -178,7 +181,8 @@ def autograd_grad(fn: Fn, x: torch.Tensor) -> torch.Tensor:
     >>> autograd_grad(torch.relu, torch.tensor([-10.0, 0.0, 10.0])).tolist()
     [0.0, 0.0, 1.0]
     """
-    x = x.detach().clone().requires_grad_(True)
+    check_callable("fn", fn, optional=False)
+    x = check_tensor("x", x, dtype="float").detach().clone().requires_grad_(True)
     (g,) = torch.autograd.grad(fn(x).sum(), x)  # elementwise fn: the gradient of the sum is each derivative
     return g
 
@@ -195,8 +199,9 @@ class Maxout(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, pieces: int = 2) -> None:
         super().__init__()
-        if pieces < 1:
-            raise ValueError(f"pieces must be >= 1, got {pieces}")
+        check_int("in_features", in_features, ge=1)
+        check_int("out_features", out_features, ge=1)
+        check_int("pieces", pieces, ge=1)
         self.out_features, self.pieces = out_features, pieces
         self.linear = nn.Linear(in_features, out_features * pieces)
 
@@ -214,6 +219,8 @@ def per_example_weight_grads(layer: nn.Linear, net: nn.Module, X: torch.Tensor, 
     For a Linear layer y = W x the gradient of one example's loss is the outer product of the error arriving at
     the output (delta, from autograd) and the layer's input x. Cross-entropy, summed over examples.
     """
+    if not isinstance(layer, nn.Linear) or all(m is not layer for m in check_module("net", net).modules()):
+        raise TypeError(f"layer must be an nn.Linear of net, got {type(layer).__name__}")
     saved = {}
 
     def keep(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
@@ -236,12 +243,15 @@ def one_sign_fraction(grads: torch.Tensor) -> float:
     >>> one_sign_fraction(torch.tensor([[[1.0, 2.0]], [[-1.0, 3.0]]]))
     0.5
     """
+    check_tensor("grads", grads, ndim=3, dtype="float")  # (N, out, in)
     nonneg, nonpos = (grads >= 0).all(dim=-1), (grads <= 0).all(dim=-1)
     return float((nonneg | nonpos).double().mean())
 
 
 def layer_gradient_rms(net: nn.Sequential, X: torch.Tensor, y: torch.Tensor) -> list[float]:
     """The root-mean-square of dLoss/dW of every Linear layer of `net`, first to last (mean cross-entropy)."""
+    if not isinstance(net, nn.Sequential) or not any(isinstance(m, nn.Linear) for m in net):
+        raise TypeError(f"net must be an nn.Sequential with Linear layers, got {type(net).__name__}")
     net.zero_grad(set_to_none=True)
     nn.functional.cross_entropy(net(X), y).backward()
     norms = [float(m.weight.grad.pow(2).mean().sqrt()) for m in net if isinstance(m, nn.Linear)]
@@ -262,6 +272,10 @@ def vanishing_gradient_experiment(
     from cnnlab.models import mlp
     from cnnlab.runtime import set_seed
 
+    get_activation(activation)  # before loading any data
+    check_int("depth", depth, ge=1)
+    check_int("width", width, ge=1)
+    check_int("n", n, ge=1)
     split = load_split("fashion-mnist", n, 0, 0)
     X, y, norm = split.X_train, split.y_train, split.norm
     X = (X.float() / 255 - norm["mean"]) / norm["std"]
@@ -296,8 +310,12 @@ def dying_relu_experiment(
     from cnnlab.runtime import get_device, set_seed
     from cnnlab.train import fit
 
-    device = torch.device(device) if device is not None else get_device()
     act = get_activation(activation)
+    check_float("lr", lr, gt=0)
+    check_float("lr_after", lr_after, gt=0)
+    check_int("epochs_after", epochs_after, ge=1)
+    check_int("n_train", n_train, ge=1)
+    device = torch.device(device) if device is not None else get_device()
     slope = LEAK if activation == "leaky_relu" else 0.0
     split = load_split("fashion-mnist", n_train, 0, 0)
     X, y, norm = split.X_train, split.y_train, split.norm

@@ -30,6 +30,7 @@ from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_split
 from cnnlab.models import mlp
 from cnnlab.runtime import set_seed
 from cnnlab.train import History, fit
+from cnnlab.validation import check_bool, check_int, check_tensor
 
 __all__ = [
     "LABELS",
@@ -185,6 +186,9 @@ CASES: dict[str, dict] = {
 }
 
 
+SETTINGS = ("hidden", "n_train", "n_val", "leak", "lr", "weight_decay", "num_epochs", "batch_size", "dropout")
+
+
 def duplicates(X: torch.Tensor, X_ref: torch.Tensor) -> torch.Tensor:
     """Boolean mask over the images of `X`: True where the image is byte-for-byte equal to some image of `X_ref`.
 
@@ -200,6 +204,10 @@ def deduplicate(
     X_val: torch.Tensor, y_val: torch.Tensor, X_train: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Remove from the validation set every image that also occurs in the training set; returns (X, y, n_removed)."""
+    check_tensor("X_val", X_val, nonempty=False)
+    check_tensor("X_train", X_train, nonempty=False)
+    if not isinstance(y_val, torch.Tensor) or len(y_val) != len(X_val):
+        raise ValueError(f"y_val must be a tensor with one label per image of X_val ({len(X_val)})")
     leaked = duplicates(X_val, X_train)
     return X_val[~leaked], y_val[~leaked], int(leaked.sum())
 
@@ -207,9 +215,15 @@ def deduplicate(
 def case_data(name: str, **overrides) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """((X_train, y_train), (X_val, y_val)) of `CASES[name]`: the first n_train train and n_val test images of
     Fashion-MNIST, plus, if the case has `leak`, that many training images copied into the validation set."""
-    if name not in CASES:
+    if not isinstance(name, str) or name not in CASES:
         raise ValueError(f"unknown case {name!r}; choose one of {sorted(CASES)}")
+    unknown = sorted(set(overrides) - set(SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; a case can override {', '.join(SETTINGS)}")
     c = {**CASES[name], **overrides}
+    check_int("n_train", c["n_train"], ge=1)
+    check_int("n_val", c["n_val"], ge=1)
+    check_int("leak", c.get("leak", 0), ge=0)
     s = load_split("fashion-mnist", 4000, 1000, 0, val_from="test")  # validation: the first 1,000 test images
     X_train, y_train, X_val, y_val = s.X_train, s.y_train, s.X_val, s.y_val
     n, m, leak = c["n_train"], c["n_val"], c.get("leak", 0)
@@ -223,6 +237,7 @@ def run_case(
     """Train the real run configured in `CASES[name]` (with any setting overridden) and return its History.
 
     `dedup=True` first removes from the validation set the images that also occur in the training set."""
+    check_bool("dedup", dedup)
     train, val = case_data(name, **overrides)
     if dedup:
         val = deduplicate(*val, train[0])[:2]

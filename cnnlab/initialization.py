@@ -19,7 +19,7 @@ from torch import nn
 from cnnlab.data import load_split
 from cnnlab.models import forward_hooks, leaf_layers, mlp, plain_cnn
 from cnnlab.train import TensorLoader
-from cnnlab.validation import module_device
+from cnnlab.validation import check_float, module_device
 
 __all__ = [
     "SCHEMES",
@@ -106,8 +106,10 @@ def _check_options(scheme: str, options: dict) -> dict:
     if "mode" in full and full["mode"] not in modes:
         raise ValueError(f"{scheme} mode must be one of {', '.join(modes)}; got {full['mode']!r}")
     for name in ("a", "std", "gain"):
-        if name in full and not (isinstance(full[name], (int, float)) and full[name] > 0):
-            raise ValueError(f"{name} must be a positive number; got {full[name]!r}")
+        if name in full:
+            check_float(name, full[name], gt=0)
+    if "negative_slope" in full:
+        check_float("negative_slope", full["negative_slope"], ge=0)
     return full
 
 
@@ -283,7 +285,8 @@ def _check_stats_args(net: nn.Module, X: torch.Tensor, bins: int, hist_range: tu
         raise TypeError(f"X must be a torch tensor, got {type(X).__name__}")
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive int, got {bins!r}")
-    if len(hist_range) != 2 or not hist_range[0] < hist_range[1]:
+    if (not isinstance(hist_range, (tuple, list)) or len(hist_range) != 2
+            or not check_float("hist_range[0]", hist_range[0]) < check_float("hist_range[1]", hist_range[1])):
         raise ValueError(f"hist_range must be (low, high) with low < high, got {hist_range!r}")
     if scale not in ("linear", "log10"):
         raise ValueError(f"scale must be 'linear' or 'log10', got {scale!r}")
@@ -366,6 +369,10 @@ def gradient_stats(
 
 def only(stats: list[LayerStats], *kinds: str) -> list[LayerStats]:
     """The entries of `stats` whose layer class is one of `kinds`, e.g. ``only(stats, "Tanh")``."""
+    if not isinstance(stats, list) or not all(isinstance(s, LayerStats) for s in stats):
+        raise TypeError(f"stats must be a list of LayerStats (from activation_stats), got {type(stats).__name__}")
+    if not kinds or not all(isinstance(k, str) for k in kinds):
+        raise TypeError(f"kinds must be layer class names such as 'Tanh', got {kinds!r}")
     return [s for s in stats if s.kind in kinds]
 
 

@@ -92,6 +92,26 @@ def test_unknown_activation_lists_the_allowed_names():
         get_activation("swish2")
 
 
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: ACTIVATIONS["sigmoid"].fn([0.0, 1.0]), TypeError, "x must be a torch.Tensor, got list"),
+    (lambda: ACTIVATIONS["gelu"].grad(torch.tensor([1, 2])), TypeError, "x must be a float tensor"),
+    (lambda: ACTIVATIONS["silu"].fn(None), TypeError, "x must be a torch.Tensor"),
+    (lambda: autograd_grad(None, torch.zeros(2)), TypeError, "fn must be callable"),
+    (lambda: autograd_grad(torch.relu, [0.0]), TypeError, "x must be a torch.Tensor"),
+    (lambda: Maxout(4.0, 3), TypeError, "in_features must be an int"),
+    (lambda: one_sign_fraction(torch.zeros(2, 3)), ValueError, "grads must have 3 dimensions"),
+    (lambda: layer_gradient_rms(nn.ReLU(), torch.zeros(2, 3), torch.zeros(2)), TypeError, "net must be an nn.Sequential"),
+    (lambda: per_example_weight_grads(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2)), torch.zeros(1, 2),
+                                      torch.zeros(1, dtype=torch.long)), TypeError, "layer must be an nn.Linear of net"),
+    (lambda: vanishing_gradient_experiment("swish"), ValueError, "name must be one of"),
+    (lambda: vanishing_gradient_experiment(depth=0), ValueError, "depth must be an int >= 1"),
+    (lambda: dying_relu_experiment(lr=float("nan")), ValueError, "lr must be a finite number > 0"),
+])
+def test_bad_arguments_are_refused_by_name(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
 # ---------------------------------------------------------------------------------------------- the claims
 # Each printed claim of notebooks/04_activations.ipynb, re-run over three seeds.
 SEEDS = [0, 1, 2]

@@ -7,6 +7,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
+import torch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -137,6 +138,20 @@ def test_bad_input(train, val, match):
 def test_run_case_rejects_unknown_name():
     with pytest.raises(ValueError, match="unknown case"):
         run_case("perfect")
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: run_case("good_fit", dedup="yes"), TypeError, "dedup must be True or False"),
+    (lambda: run_case("good_fit", epochs=3), ValueError, r"unknown settings \['epochs'\]"),
+    (lambda: case_data("good_fit", n_val=0), ValueError, "n_val must be an int >= 1"),
+    (lambda: case_data("good_fit", n_train=10.0), TypeError, "n_train must be an int"),
+    (lambda: case_data(None), ValueError, "unknown case None"),
+    (lambda: deduplicate([1, 2], torch.tensor([0, 1]), torch.zeros(1, 2)), TypeError, "X_val must be a torch.Tensor"),
+    (lambda: deduplicate(torch.zeros(2, 2), torch.tensor([0]), torch.zeros(1, 2)), ValueError, "y_val must be"),
+])
+def test_run_case_checks_its_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
 
 
 def _history(train, val):

@@ -141,7 +141,9 @@ def test_init_weights_covers_every_layer_and_keeps_batchnorm_and_prelu():
         (lambda net: init_weights(net, "xavier", std=0.1), TypeError, "takes distribution, mode, gain; got std"),
         (lambda net: init_weights(net, "he", distribution="gaussian"), ValueError, "one of normal, uniform"),
         (lambda net: init_weights(net, "he", mode="fan_avg"), ValueError, "fan_in, fan_out"),
-        (lambda net: init_weights(net, "normal", std=-1.0), ValueError, "std must be a positive number"),
+        (lambda net: init_weights(net, "normal", std=-1.0), ValueError, "std must be a finite number > 0"),
+        (lambda net: init_weights(net, "uniform", a=True), TypeError, "a must be a number, got bool"),
+        (lambda net: init_weights(net, "he", negative_slope="0.1"), TypeError, "negative_slope must be a number"),
         (lambda net: init_weights(nn.Sequential(nn.Embedding(10, 3)), "he"), TypeError,
          "cannot initialise layer '0' of type Embedding; it initialises Linear, Conv1d, Conv2d, Conv3d and leaves "
          "BatchNorm/InstanceNorm, LayerNorm, GroupNorm, PReLU as they are"),
@@ -308,6 +310,8 @@ def test_gradient_stats_stream_the_same_numbers_as_autograd_on_the_whole_batch()
     [
         (dict(bins=0), ValueError, "bins must be a positive int"),
         (dict(hist_range=(1.0, -1.0)), ValueError, "low < high"),
+        (dict(hist_range=None), ValueError, "hist_range must be"),
+        (dict(hist_range=(float("nan"), 1.0)), ValueError, r"hist_range\[0\] must be a finite number"),
         (dict(scale="log"), ValueError, "'linear' or 'log10'"),
         (dict(X=[[1.0]]), TypeError, "X must be a torch tensor"),
         (dict(net="mlp"), TypeError, "net must be a torch.nn.Module"),
@@ -404,5 +408,5 @@ def test_explorer_redraws_and_has_a_stable_repr():
     assert repr(panel) == "InitExplorer(activation='relu', scheme='xavier', depth=3, width=64)"
     fig = explore_init("tanh", "normal", depth=2, width=64, static=True)
     assert len(fig.axes) == 2
-    with pytest.raises(ValueError, match="allowed"):
+    with pytest.raises(ValueError, match="allowed|scheme must be one of"):
         explore_init("tanh", "glorot", static=True)
