@@ -22,7 +22,7 @@ from torch import nn
 from cnnlab.conv_arith import _pair, conv_output_size, conv2d_naive, transposed_output_size
 from cnnlab.models import SubPixelSR, TinyFCN
 from cnnlab.train import fit, predict
-from cnnlab.validation import check_int
+from cnnlab.validation import check_float, check_int, check_tensor
 
 __all__ = [
     "conv_as_matrix",
@@ -219,6 +219,9 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, max_value: float = 1.0) -> fl
     >>> psnr(torch.zeros(4), torch.full((4,), 0.1))  # MSE 0.01 -> 20 dB
     20.0
     """
+    check_tensor("pred", pred, dtype="number")
+    check_tensor("target", target, dtype="number")
+    check_float("max_value", max_value, gt=0)
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     mse = F.mse_loss(pred.float(), target.float()).item()
@@ -232,6 +235,9 @@ def digit_segmentation(
 
     A mask pixel is 0 (background) or 1 + the digit's label where that digit's stroke is brighter than 127.
     """
+    check_tensor("X", X)
+    check_tensor("y", y, ndim=1, dtype="int")
+    check_int("seed", seed, ge=0)
     if X.dim() != 4 or X.shape[1] != 1 or X.dtype != torch.uint8 or len(X) != len(y):
         raise ValueError(f"X must be uint8 (N, 1, h, w) digits with one label each, got {tuple(X.shape)} {X.dtype} "
                          f"and {len(y)} labels")
@@ -260,6 +266,8 @@ def segmentation_scores(pred: torch.Tensor, target: torch.Tensor, num_classes: i
     >>> segmentation_scores(torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 1, 1]), 2)  # IoU 1/2 and 2/3
     (0.75, 0.583333)
     """
+    check_tensor("pred", pred, dtype="int")
+    check_tensor("target", target, dtype="int")
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     accuracy = (pred == target).float().mean().item()
@@ -290,6 +298,9 @@ def run_segmentation(
     width: int = 16, lr: float = 3e-3, batch_size: int = 32, device: torch.device | str | None = None,
 ) -> tuple[TinyFCN, SegmentationResult]:
     """Train a TinyFCN on (X_train, masks_train) with Adam; score it and all-background on (X_test, masks_test)."""
+    if not isinstance(data, (tuple, list)) or len(data) != 4:
+        raise TypeError(f"data must be (X_train, masks_train, X_test, masks_test), got {type(data).__name__}")
+    check_int("seed", seed, ge=0)
     X_train, M_train, X_test, M_test = data
     torch.manual_seed(seed)
     net = TinyFCN(num_classes=11, width=width)
@@ -304,6 +315,9 @@ def run_segmentation(
 def photo_patches(photos: list[torch.Tensor], patch_size: int, num_patches: int, seed: int = 0) -> torch.Tensor:
     """Random gray patches (N, 1, P, P) in [0, 1] cut from uint8 RGB photos (H, W, 3), equally many from each."""
     P, N = check_int("patch_size", patch_size, ge=2), check_int("num_patches", num_patches, ge=1)
+    if not isinstance(photos, (list, tuple)) or not photos or not all(isinstance(p, torch.Tensor) for p in photos):
+        raise TypeError(f"photos must be a non-empty list of uint8 (H, W, 3) tensors, got {photos!r:.40}")
+    check_int("seed", seed, ge=0)
     g = torch.Generator().manual_seed(seed)
     patches = []
     for n in range(N):
@@ -319,11 +333,14 @@ def photo_patches(photos: list[torch.Tensor], patch_size: int, num_patches: int,
 
 def downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
     """The low-resolution input: average over scale x scale blocks, (N, C, H, W) -> (N, C, H/scale, W/scale)."""
+    check_tensor("hr", hr, ndim=(3, 4), dtype="float")
     return F.avg_pool2d(hr, check_int("scale", scale, ge=1))
 
 
 def bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
     """Bicubic upsampling by `scale`, clamped to [0, 1]: the baseline a learned upsampler must beat."""
+    check_tensor("lr", lr, ndim=4, dtype="float")
+    check_int("scale", scale, ge=1)
     return F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
@@ -344,6 +361,9 @@ def run_super_resolution(
     width: int = 32, lr: float = 1e-3, device: torch.device | str | None = None,
 ) -> tuple[SubPixelSR, SuperResolutionResult]:
     """Train a SubPixelSR (MSE, Adam) on HR patches (N, 1, P, P) and compare its test PSNR with bicubic's."""
+    check_tensor("train_hr", train_hr, ndim=4, dtype="float")
+    check_tensor("test_hr", test_hr, ndim=4, dtype="float")
+    check_int("seed", seed, ge=0)
     torch.manual_seed(seed)
     net = SubPixelSR(scale, width)
     fit(net, (downscale(train_hr, scale), train_hr), num_epochs=num_epochs, loss_fn=F.mse_loss,

@@ -172,5 +172,5 @@ def test_path_checks_start_and_surface(kwargs, error, match):
 
 def test_make_optimizer_wants_the_parameters_not_the_net():
     net = torch.nn.Linear(2, 2)
-    with pytest.raises(TypeError, match=r"params must be an iterable of tensors such as net.parameters\(\), got Linear"):
+    with pytest.raises(TypeError, match=r"params must be an iterable of tensors such as net.parameters\(\), got Lin"):
         make_optimizer(net, "SGD", 0.1)

@@ -8,7 +8,8 @@ from torch import nn
 from cnnlab.conv_arith import transposed_output_size
 from cnnlab.transposed import (bicubic, conv_as_matrix, conv_transpose2d_naive,
                                conv_transpose2d_zero_insert, convolutionalize, digit_segmentation, downscale,
-                               overlap_map, psnr, run_segmentation, run_super_resolution, segmentation_scores)
+                               overlap_map, photo_patches, psnr, run_segmentation, run_super_resolution,
+                               segmentation_scores)
 
 # (input H, W), (kernel kH, kW), stride, padding: non-square shapes and kernels included, d2l's 3x3 / 2x2 case too
 MATRIX_GRID = [((3, 3), (2, 2), 1, 0), ((5, 7), (3, 2), 2, 1), ((4, 4), (4, 4), 1, 2), ((6, 5), (1, 3), (2, 1), 0),
@@ -40,7 +41,7 @@ def test_conv_as_matrix_errors():
         conv_as_matrix(torch.ones(1, 1, 2, 2), 3)
     with pytest.raises(ValueError, match="larger than the padded input"):
         conv_as_matrix(torch.ones(4, 4), 3)
-    with pytest.raises(ValueError, match="stride must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"stride must be (an int >= 1|a positive int), got 0"):
         conv_as_matrix(torch.ones(2, 2), 3, stride=0)
 
 
@@ -103,7 +104,7 @@ def test_overlap_map():
     assert even[1:-1, 1:-1].unique().tolist() == [4.0]  # kernel divisible by stride: even coverage inside
     uneven = overlap_map(4, 3, 2)
     assert uneven[1:-1, 1:-1].unique().tolist() == [1.0, 2.0, 4.0]  # the checkerboard
-    with pytest.raises(ValueError, match="stride must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"stride must be (an int >= 1|a positive int), got 0"):
         overlap_map(4, 3, 0)
 
 
@@ -177,3 +178,21 @@ def photo_data():
 def test_subpixel_net_beats_bicubic(photo_data, seed):
     _, result = run_super_resolution(*photo_data, seed=seed, num_epochs=5, device="cpu")
     assert result.beats_bicubic(margin=0.1), result
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: psnr([1.0], torch.zeros(1)), TypeError, "pred must be a torch.Tensor"),
+    (lambda: psnr(torch.zeros(2), torch.ones(2), max_value=float("nan")), ValueError, "max_value must be"),
+    (lambda: segmentation_scores(torch.zeros(4), torch.zeros(4, dtype=torch.long), 2), TypeError,
+     "pred must be a int tensor"),
+    (lambda: bicubic(torch.zeros(1, 1, 4, 4), "2"), TypeError, "scale must be an int"),
+    (lambda: downscale([[0.0]], 2), TypeError, "hr must be a torch.Tensor"),
+    (lambda: photo_patches([], 4, 2), TypeError, "photos must be a non-empty list"),
+    (lambda: photo_patches([torch.zeros(8, 8, 3, dtype=torch.uint8)], 4, 2, seed=-1), ValueError,
+     "seed must be an int >= 0"),
+    (lambda: run_segmentation(None), TypeError, r"data must be \(X_train, masks_train, X_test, masks_test\)"),
+    (lambda: run_super_resolution(torch.zeros(2, 1, 4, 4), None), TypeError, "test_hr must be a torch.Tensor"),
+])
+def test_image_to_image_helpers_check_their_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
