@@ -38,21 +38,14 @@ __all__ = [
 
 
 def _int(name: str, value: object, minimum: int) -> int:
-    """`value` as an int >= `minimum` (`check_int`): a TypeError for non-ints (bool included), a ValueError below.
-
-    For `minimum` 1 the message says "a positive int" (cnnlab.transposed and its tests use these words too).
+    """`check_int(name, value, ge=minimum)`: the form the shape formulas below call it in.
 
     >>> _int("stride", 0, 1)
     Traceback (most recent call last):
         ...
     ValueError: stride must be a positive int, got 0
     """
-    try:
-        return check_int(name, value, ge=minimum)
-    except ValueError:
-        if minimum != 1:
-            raise
-    raise ValueError(f"{name} must be a positive int, got {value}")
+    return check_int(name, value, ge=minimum)
 
 
 def _pair(name: str, value: object, minimum: int) -> tuple[int, int]:

@@ -696,7 +696,7 @@ def _is_bad(status: str) -> bool:
 # ---------------------------------------------------------------------------------------------- download
 
 
-def download_fashion_mnist(*, root: Path | None = None) -> Path:
+def _download_fashion_mnist(*, root: Path | None = None) -> Path:
     """Download the full Fashion-MNIST with torchvision into data/downloads (needs internet; only when asked)."""
     from torchvision.datasets import FashionMNIST  # imported here: only this explicit command downloads
 
@@ -738,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     download.add_argument("dataset", choices=["fashion-mnist"])
     args = parser.parse_args(args_given)
     if args.command == "download":
-        print(f"Fashion-MNIST downloaded and verified in {display_path(download_fashion_mnist())}")
+        print(f"Fashion-MNIST downloaded and verified in {display_path(_download_fashion_mnist())}")
         return 0
     rows = check_all()
     widths = [max(len(row[i]) for row in rows) for i in range(3)]

@@ -396,10 +396,10 @@ def fashion_normalisation() -> dict[str, float]:
     return {"mean": FASHION_MNIST_MEAN, "std": FASHION_MNIST_STD}
 
 
-def unit_spread(layer: nn.Linear) -> float:
+def _unit_spread(layer: nn.Linear) -> float:
     """How different the units of a Linear layer are: max |row_j - row_0| over its weight rows and biases.
 
-    >>> unit_spread(init_weights(nn.Sequential(nn.Linear(3, 4)), "zeros")[0])
+    >>> _unit_spread(init_weights(nn.Sequential(nn.Linear(3, 4)), "zeros")[0])
     0.0
     """
     W = layer.weight.detach()
@@ -422,7 +422,7 @@ def zero_init_experiment(
     history = fit(net, (X, y), (Xv, yv), num_epochs=num_epochs, lr=lr, seed=seed, progress=False, device=device,
                   **fashion_normalisation())
     hidden = [m for m in net if isinstance(m, nn.Linear) and m.out_features == width]
-    return {"scheme": scheme, "spread": [unit_spread(m) for m in hidden],
+    return {"scheme": scheme, "spread": [_unit_spread(m) for m in hidden],
             "weight_size": [float(m.weight.detach().abs().max()) for m in hidden], "val_acc": history.val_acc[-1]}
 
 
@@ -436,7 +436,7 @@ def zero_init_claims(zeros: dict, xavier: dict) -> dict[str, bool]:
     }
 
 
-def stats_by_scheme(
+def _stats_by_scheme(
     make_net: Callable[[], nn.Module], schemes: tuple[str, ...], X: torch.Tensor, *, seed: int = 0,
     device: torch.device | str | None = None, **stats_kw,
 ) -> dict[str, list[LayerStats]]:
@@ -457,7 +457,7 @@ def deep_tanh_experiment(
 ) -> dict[str, list[LayerStats]]:
     """The CS231n experiment: unit-Gaussian inputs through `depth` tanh layers of `width`, for three schemes."""
     X = torch.randn(n, width, generator=torch.Generator().manual_seed(seed))  # (N, D) like np.random.randn(16, 4096)
-    return stats_by_scheme(lambda: mlp([width] * depth, in_features=width, num_classes=None, activation=nn.Tanh), ("small_normal", "normal", "xavier"), X,
+    return _stats_by_scheme(lambda: mlp([width] * depth, in_features=width, num_classes=None, activation=nn.Tanh), ("small_normal", "normal", "xavier"), X,
                            seed=seed, device=device, hist_range=(-1.0, 1.0), bins=40)
 
 

@@ -1,6 +1,6 @@
 """Model selection: train/validation/test roles, nested cross-validation, grid vs random search.
 
-The experiments use scikit-learn's 8x8 digits with a small MLP (`models.mlp`, `train_digits`, `digits_error`):
+The experiments use scikit-learn's 8x8 digits with a small MLP (`models.mlp`, `train_digits`, `_digits_error`):
 a run takes a fraction of a second, so a selection procedure can train hundreds of nets on a CPU.
 """
 
@@ -86,20 +86,20 @@ def train_digits(
     return net
 
 
-def error_rate(net: nn.Module, data: Data) -> float:
+def _error_rate(net: nn.Module, data: Data) -> float:
     """Fraction of misclassified examples of `data = (X, y)`: one minus `cnnlab.train.evaluate`'s accuracy.
 
     >>> net = nn.Sequential(nn.Flatten(), nn.Identity())
-    >>> error_rate(net, (torch.tensor([[[0.0, 1.0]], [[1.0, 0.0]]]), torch.tensor([1, 1])))
+    >>> _error_rate(net, (torch.tensor([[[0.0, 1.0]], [[1.0, 0.0]]]), torch.tensor([1, 1])))
     0.5
     """
     device = next(iter(net.parameters()), torch.empty(0)).device  # a net with no parameters runs where its data is
     return 1.0 - evaluate(net, [data], device=device)[1]
 
 
-def digits_error(lr: float, weight_decay: float, train_data: Data, val_data: Data, seed: int = 0, **kw) -> float:
+def _digits_error(lr: float, weight_decay: float, train_data: Data, val_data: Data, seed: int = 0, **kw) -> float:
     """Validation error of the digits MLP trained with `lr` and `weight_decay`: the objective of the search demo."""
-    return error_rate(train_digits(train_data, lr=lr, weight_decay=weight_decay, seed=seed, **kw), val_data)
+    return _error_rate(train_digits(train_data, lr=lr, weight_decay=weight_decay, seed=seed, **kw), val_data)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -147,14 +147,14 @@ def nested_cv(
         for h, value in enumerate(values):  # every run its own seed, as in real life
             fold_nets = [train(value, (X_learn[tr], y_learn[tr]), 1000 * seed + 100 * o + 10 * h + i)
                          for i, (tr, _) in enumerate(inner)]
-            errors = [error_rate(net, (X_learn[va], y_learn[va])) for net, (_, va) in zip(fold_nets, inner)]
+            errors = [_error_rate(net, (X_learn[va], y_learn[va])) for net, (_, va) in zip(fold_nets, inner)]
             scores.append(sum(errors) / k_inner)
             nets.append(fold_nets)
         best = min(range(len(values)), key=scores.__getitem__)
         test = (X[outer_test], y[outer_test])
         result.chosen.append(values[best])
         result.inner_error.append(scores[best])
-        result.outer_error.append(sum(error_rate(net, test) for net in nets[best]) / k_inner)
+        result.outer_error.append(sum(_error_rate(net, test) for net in nets[best]) / k_inner)
     return result
 
 
@@ -234,7 +234,7 @@ def compare_searches(
     random points, grid errors, random errors); points are log10 (lr, weight decay)."""
     check_int("repeat", repeat, ge=0)
     def objective(log_lr: float, log_wd: float) -> float:
-        return digits_error(10**log_lr, 10**log_wd, train_data, val_data, seed=repeat, **train_kw)
+        return _digits_error(10**log_lr, 10**log_wd, train_data, val_data, seed=repeat, **train_kw)
 
     offset = torch.rand(1, generator=torch.Generator().manual_seed(10_000 + repeat)).item()  # a grid placed by chance
     grid = grid_points(SEARCH_BOUNDS, budget, offset=offset)

@@ -282,7 +282,7 @@ class BatchNorm(nn.Module):
 # ----------------------------------------------------------------------------------------------------------
 # The experiments use PyTorch's nn.BatchNorm1d / 2d and nn.GroupNorm: `BatchNorm` above is equal to them (tests/),
 # and their fused kernels are several times faster, which a 2-core laptop notices.
-def init_normal_(net: nn.Module, std: float) -> nn.Module:
+def _init_normal_(net: nn.Module, std: float) -> nn.Module:
     """Careless initialisation: every Linear and Conv weight drawn from N(0, std^2), every bias 0."""
     with torch.no_grad():
         for layer in net.modules():
@@ -344,7 +344,7 @@ SATURATED = 0.99  # |tanh| or |2 * sigmoid - 1| above this: the flat tails, wher
 SPREAD_STD = (0.3, 1.0)  # a layer is "well spread" if its outputs' std lies here and < 5% of them are saturated
 
 
-def layer_outputs(net: nn.Module, X: torch.Tensor, kinds: tuple[type[nn.Module], ...]) -> list[torch.Tensor]:
+def _layer_outputs(net: nn.Module, X: torch.Tensor, kinds: tuple[type[nn.Module], ...]) -> list[torch.Tensor]:
     """What every layer of the given kinds puts out in one forward pass of X (train mode, no gradients)."""
     outputs: list[torch.Tensor] = []
     # train mode: the batch statistics, as during training; the net's modes are restored afterwards
@@ -377,8 +377,8 @@ def activation_spread(
     check_float("weight_std", weight_std, gt=0)
     torch.manual_seed(seed)
     net = mlp([width] * depth, activation=activation, norm=norm, in_features=X[0].numel())
-    net = init_normal_(net, weight_std).to(X.device)
-    return layer_outputs(net, X, (activation,))
+    net = _init_normal_(net, weight_std).to(X.device)
+    return _layer_outputs(net, X, (activation,))
 
 
 # --------------------------------------------------------------------- test accuracy and one unit, per step
@@ -404,7 +404,7 @@ class Trace:
 PERCENTILES = (0.15, 0.50, 0.85)
 
 
-def probe_inputs(net: nn.Module, probe: nn.Module, X: torch.Tensor) -> torch.Tensor:
+def _probe_inputs(net: nn.Module, probe: nn.Module, X: torch.Tensor) -> torch.Tensor:
     """What `probe` (a layer of `net`) receives when `net` sees X, in eval mode and without gradients."""
     seen: list[torch.Tensor] = []
     hook = probe.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach()))
@@ -444,6 +444,6 @@ def train_with_trace(
         train_one_epoch(net, itertools.islice(batches, every), optimizer, device=device)
         trace.steps.append(step)
         trace.test_acc.append(evaluate(net, test, device=device)[1])  # eval mode: running statistics
-        inputs = probe_inputs(net, probe, X_probe)  # (n_probe, units)
+        inputs = _probe_inputs(net, probe, X_probe)  # (n_probe, units)
         trace.percentiles.append(torch.quantile(inputs.float(), q, dim=0).cpu())  # -> (3, units)
     return trace

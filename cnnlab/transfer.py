@@ -267,7 +267,7 @@ def checksum(net: nn.Module, X: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
-def feature_cache_dir() -> Path:
+def _feature_cache_dir() -> Path:
     """Where extracted features are cached: ``data/cache/features`` (git-ignored)."""
     return data_dir() / "cache" / "features"
 
@@ -338,7 +338,7 @@ def extract_features(net: nn.Module, data: torch.Tensor, batch_size: int = 128, 
                         f"got {type(cache_dir).__name__} {cache_dir!r}")
     path = key = None
     if use_cache:
-        folder = Path(cache_dir) if cache_dir is not None else feature_cache_dir()
+        folder = Path(cache_dir) if cache_dir is not None else _feature_cache_dir()
         key = checksum(net, data)
         path = folder / f"{type(net).__name__}-{key[:32]}.pt"
         if path.is_file():

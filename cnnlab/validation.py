@@ -89,7 +89,9 @@ def check_int(name: str, value: object, *, ge: int | None = None, gt: int | None
         raise TypeError(f"{name} must be an int, got {_shown(value)}")
     value = int(value)
     if not _in_bounds(value, ge, gt, le, lt):
-        raise ValueError(f"{name} must be an int {_bounds(ge, gt, le, lt)}, got {value}")
+        positive = (ge, gt, le, lt) in ((1, None, None, None), (None, 0, None, None))
+        allowed = "a positive int" if positive else f"an int {_bounds(ge, gt, le, lt)}"
+        raise ValueError(f"{name} must be {allowed}, got {value}")
     return value
 
 

@@ -57,7 +57,7 @@ def _check_dirs(name: str, dirs: object) -> list[Path] | None:
     return [check_path(f"{name}[{i}]", d) for i, d in enumerate(dirs)]
 
 
-def hub_checkpoints_dir() -> Path:
+def _hub_checkpoints_dir() -> Path:
     """Where torch.hub (and torchvision's ``weights=``) looks for downloaded checkpoints."""
     return Path(torch.hub.get_dir()) / "checkpoints"
 
@@ -70,16 +70,16 @@ def package_weights_dir() -> Path | None:
     return Path(spec.submodule_search_locations[0]) / "weights"
 
 
-def default_search_dirs() -> list[Path]:
+def _default_search_dirs() -> list[Path]:
     """Where the weights are looked for, in order: torch's hub cache, then the pip package."""
     package_dir = package_weights_dir()
-    return [hub_checkpoints_dir()] + ([package_dir] if package_dir is not None else [])
+    return [_hub_checkpoints_dir()] + ([package_dir] if package_dir is not None else [])
 
 
 def find_mobilenet_v2_weights(search_dirs: Sequence[Path] | None = None) -> Path:
     """The first ``mobilenet_v2-b0353104.pth`` in `search_dirs` (default: hub cache, then the pip package)."""
     search_dirs = _check_dirs("search_dirs", search_dirs)
-    dirs = default_search_dirs() if search_dirs is None else search_dirs
+    dirs = _default_search_dirs() if search_dirs is None else search_dirs
     for folder in dirs:
         if (folder / MOBILENET_V2_FILE).is_file():
             return folder / MOBILENET_V2_FILE
@@ -111,7 +111,7 @@ def verify_weights(path: Path) -> Path:
 def install_pretrained_weights(checkpoints_dir: Path | None = None, source_dirs: Sequence[Path] | None = None) -> Path:
     """Copy the verified weights into torch's hub cache (idempotent; a corrupted copy there is replaced)."""
     source_dirs = _check_dirs("source_dirs", source_dirs)
-    target_dir = hub_checkpoints_dir() if checkpoints_dir is None else check_path("checkpoints_dir", checkpoints_dir)
+    target_dir = _hub_checkpoints_dir() if checkpoints_dir is None else check_path("checkpoints_dir", checkpoints_dir)
     target = target_dir / MOBILENET_V2_FILE
     if target.is_file() and sha256_file(target) == MOBILENET_V2_SHA256:
         return target

@@ -104,7 +104,7 @@ def test_unknown_activation_lists_the_allowed_names():
     (lambda: per_example_weight_grads(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2)), torch.zeros(1, 2),
                                       torch.zeros(1, dtype=torch.long)), TypeError, "layer must be an nn.Linear of"),
     (lambda: vanishing_gradient_experiment("swish"), ValueError, "name must be one of"),
-    (lambda: vanishing_gradient_experiment(depth=0), ValueError, "depth must be an int >= 1"),
+    (lambda: vanishing_gradient_experiment(depth=0), ValueError, "depth must be a positive int"),
     (lambda: dying_relu_experiment(lr=float("nan")), ValueError, "lr must be a finite number > 0"),
 ])
 def test_bad_arguments_are_refused_by_name(call, error, match):

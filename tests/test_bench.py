@@ -56,8 +56,8 @@ IMAGES, LABELS = torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.zeros(4, dt
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: bench.matmul_gflops(CPU, n=8, repeats=-1), ValueError, r"repeats must be an int >= 1, got -1"),
-    (lambda: bench.matmul_gflops(CPU, n=0), ValueError, r"n must be an int >= 1, got 0"),
+    (lambda: bench.matmul_gflops(CPU, n=8, repeats=-1), ValueError, r"repeats must be a positive int, got -1"),
+    (lambda: bench.matmul_gflops(CPU, n=0), ValueError, r"n must be a positive int, got 0"),
     (lambda: bench.matmul_gflops(CPU, n=8.0), TypeError, r"n must be an int, got float 8.0"),
     (lambda: bench.matmul_gflops("tpu"), ValueError, r"device must name a device"),
     (lambda: bench.matmul_gflops(None), TypeError, r"device must be a str or torch.device, got NoneType"),
@@ -65,14 +65,14 @@ IMAGES, LABELS = torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.zeros(4, dt
      r"X must hold at least batch_size \* steps = 4 \* 2 = 8 images, got 4"),
     (lambda: bench.train_gflops(IMAGES.float(), LABELS, CPU), ValueError, r"X must be \(N, 1, H, W\) uint8 images"),
     (lambda: bench.train_gflops(IMAGES, LABELS[:3], CPU), ValueError, r"X and y must hold as many examples"),
-    (lambda: bench.data_path_ratio(IMAGES, LABELS, CPU, batch_size=0), ValueError, r"batch_size must be an int >= 1"),
+    (lambda: bench.data_path_ratio(IMAGES, LABELS, CPU, batch_size=0), ValueError, r"batch_size must be a positive int"),
     (lambda: bench.data_path_ratio(IMAGES[0], LABELS, CPU), ValueError, r"X must have 4 dimensions"),
     (lambda: bench.seconds_to_accuracy((IMAGES, LABELS), CPU), TypeError,
      r"data must be \(\(X, y\), \(X_test, y_test\)\)"),
     (lambda: bench.seconds_to_accuracy(((IMAGES, LABELS),) * 2, CPU, target=float("nan")), ValueError,
      r"target must be a finite number > 0 and <= 1, got nan"),
     (lambda: bench.seconds_to_accuracy(((IMAGES, LABELS),) * 2, CPU, max_epochs=0), ValueError,
-     r"max_epochs must be an int >= 1, got 0"),
+     r"max_epochs must be a positive int, got 0"),
     (lambda: bench.write_idx(IMAGES.float(), "x"), TypeError,
      r"tensor must be a uint8 tensor, got dtype torch.float32"),
     (lambda: bench.main("--device cpu"), TypeError, r"argv must be a list of strings or None"),

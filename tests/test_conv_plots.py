@@ -73,7 +73,7 @@ def test_show_feature_maps_one_panel_per_channel():
     (lambda: show_grids([[[1, 2], [3, 4]]], ("x",), ("output",), decimals=0), None, None),
     (lambda: matrix_text(torch.eye(2), decimals=1.5), TypeError, r"decimals must be an int, got float 1.5"),
     (lambda: matrix_text("1 2; 3 4"), TypeError, r"matrix must be a tensor, an array or nested lists"),
-    (lambda: show_images([torch.zeros(4, 4)], ["a"], ncols=0), ValueError, r"ncols must be an int >= 1, got 0"),
+    (lambda: show_images([torch.zeros(4, 4)], ["a"], ncols=0), ValueError, r"ncols must be a positive int, got 0"),
     (lambda: show_images([torch.zeros(4, 4)], "a"), TypeError, r"titles must be a list of strings, got str"),
     (lambda: show_images([torch.zeros(4, 4)], [1]), TypeError, r"titles\[0\] must be a str, got int"),
     (lambda: show_images([torch.zeros(4)], ["a"]), ValueError, r"images\[0\]: expected a 2-D or 3-D matrix"),
@@ -82,7 +82,7 @@ def test_show_feature_maps_one_panel_per_channel():
     (lambda: show_images([torch.zeros(4, 4)], ["a"], symmetric=[True, False]), ValueError, r"one flag per image"),
     (lambda: show_filters(np.zeros((2, 1, 3, 3))), TypeError, r"weight must be a torch.Tensor, got ndarray"),
     (lambda: show_filters(torch.zeros(2, 1, 3, 3), size=0), ValueError, r"size must be a finite number > 0"),
-    (lambda: show_feature_maps(torch.zeros(2, 4, 4), ncols=-1), ValueError, r"ncols must be an int >= 1, got -1"),
+    (lambda: show_feature_maps(torch.zeros(2, 4, 4), ncols=-1), ValueError, r"ncols must be a positive int, got -1"),
     (lambda: show_feature_maps(torch.zeros(0, 4, 4)), ValueError, r"maps must not be empty"),
     (lambda: draw_grid("ax", torch.eye(2)), TypeError, r"ax must be a matplotlib Axes, got str"),
 ])

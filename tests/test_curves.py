@@ -143,7 +143,7 @@ def test_run_case_rejects_unknown_name():
 @pytest.mark.parametrize("call, error, match", [
     (lambda: run_case("good_fit", dedup="yes"), TypeError, "dedup must be True or False"),
     (lambda: run_case("good_fit", epochs=3), ValueError, r"unknown settings \['epochs'\]"),
-    (lambda: case_data("good_fit", n_val=0), ValueError, "n_val must be an int >= 1"),
+    (lambda: case_data("good_fit", n_val=0), ValueError, "n_val must be a positive int"),
     (lambda: case_data("good_fit", n_train=10.0), TypeError, "n_train must be an int"),
     (lambda: case_data(None), ValueError, "unknown case None"),
     (lambda: deduplicate([1, 2], torch.tensor([0, 1]), torch.zeros(1, 2)), TypeError, "X_val must be a torch.Tensor"),

@@ -90,13 +90,13 @@ def test_tiny_fcn_and_sub_pixel_shapes():
 
 @pytest.mark.parametrize("call, err, match", [
     (lambda: mlp(64), TypeError, "hidden must be a sequence"),
-    (lambda: mlp((0,)), ValueError, r"hidden\[0\] must be an int >= 1"),
+    (lambda: mlp((0,)), ValueError, r"hidden\[0\] must be a positive int"),
     (lambda: mlp((8,), norm="layer"), ValueError, "norm must be one of"),
     (lambda: mlp((8,), dropout=1.0), ValueError, "dropout must be"),
     (lambda: mlp((), num_classes=None), ValueError, "needs hidden layers or a classifier"),
     (lambda: mlp((10,), norm="group", num_groups=4), ValueError, "num_groups must divide"),
     (lambda: norm_cnn(placement="inside"), ValueError, "placement must be one of 'before', 'after'"),
-    (lambda: small_cnn(width=0), ValueError, "width must be an int >= 1"),
+    (lambda: small_cnn(width=0), ValueError, "width must be a positive int"),
     (lambda: fast_cnn(width=2.5), TypeError, "width must be an int"),
     (lambda: plain_cnn(depth=0, channels=4), ValueError, "depth"),
     (lambda: TinyFCN(skips="no"), TypeError, "skips must be True or False"),

@@ -65,5 +65,5 @@ def test_plot_history_checks_its_arguments():
     ]:
         with pytest.raises(error, match=message):
             plot_history(**kwargs)
-    with pytest.raises(ValueError, match="num_epochs must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="num_epochs must be a positive int, got 0"):
         LiveLearningCurves(num_epochs=0)

@@ -94,7 +94,7 @@ def test_kfold_bad_input(N, k, seed, error, match):
 @pytest.mark.parametrize("call, error, match", [
     (lambda: gap(None), TypeError, "history must be a cnnlab.train.History"),
     (lambda: gap(History(train_loss=[1.0], val_loss=[1.0]), last=True), TypeError, "last must be an int"),
-    (lambda: gap(History(train_loss=[1.0], val_loss=[1.0]), last=0), ValueError, "last must be an int >= 1"),
+    (lambda: gap(History(train_loss=[1.0], val_loss=[1.0]), last=0), ValueError, "last must be a positive int"),
     (lambda: max_norm_(nn.Linear(2, 2), True), TypeError, "c must be a number, got bool"),
     (lambda: max_norm_(nn.Linear, 1.0), TypeError, "net must be a torch.nn.Module"),
     (lambda: add_max_norm(None, nn.Linear(2, 2), 1.0), TypeError, "optimizer must be a torch.optim.Optimizer"),

@@ -63,7 +63,7 @@ def test_loader_turns_uint8_images_into_normalised_floats():
     [
         (dict(X=[1, 2], y=torch.zeros(2)), TypeError, "X must be a torch.Tensor, got list"),
         (dict(X=torch.zeros(3, 1), y=torch.zeros(2)), ValueError, "N = len"),
-        (dict(batch_size=0), ValueError, "batch_size must be an int >= 1, got 0"),
+        (dict(batch_size=0), ValueError, "batch_size must be a positive int, got 0"),
         (dict(mean=0.5), ValueError, "both mean and std"),
     ],
 )
@@ -338,7 +338,7 @@ def test_predict_equals_the_net_on_normalised_inputs():
     (dict(lr=float("inf")), ValueError, "lr must be a finite number > 0"),
     (dict(lr=float("nan")), ValueError, "lr must be a finite number > 0"),
     (dict(lr=-0.1), ValueError, "lr must be"),
-    (dict(lr=0.1, batch_size=0), ValueError, "batch_size must be an int >= 1"),
+    (dict(lr=0.1, batch_size=0), ValueError, "batch_size must be a positive int"),
     (dict(lr=0.1, progress="no"), TypeError, "progress must be True or False"),
     (dict(lr=0.1, drop_last="yes"), TypeError, "drop_last must be True or False"),
     (dict(lr=0.1, device=3), TypeError, "device must be a str or torch.device"),

@@ -41,7 +41,7 @@ def test_conv_as_matrix_errors():
         conv_as_matrix(torch.ones(1, 1, 2, 2), 3)
     with pytest.raises(ValueError, match="larger than the padded input"):
         conv_as_matrix(torch.ones(4, 4), 3)
-    with pytest.raises(ValueError, match=r"stride must be (an int >= 1|a positive int), got 0"):
+    with pytest.raises(ValueError, match=r"stride must be a positive int, got 0"):
         conv_as_matrix(torch.ones(2, 2), 3, stride=0)
 
 
@@ -104,7 +104,7 @@ def test_overlap_map():
     assert even[1:-1, 1:-1].unique().tolist() == [4.0]  # kernel divisible by stride: even coverage inside
     uneven = overlap_map(4, 3, 2)
     assert uneven[1:-1, 1:-1].unique().tolist() == [1.0, 2.0, 4.0]  # the checkerboard
-    with pytest.raises(ValueError, match=r"stride must be (an int >= 1|a positive int), got 0"):
+    with pytest.raises(ValueError, match=r"stride must be a positive int, got 0"):
         overlap_map(4, 3, 0)
 
 

@@ -57,7 +57,9 @@ def test_check_int_strict_bounds(bound, value):
         if ok:
             assert check_int("k", value, **kw) == value
         else:
-            with pytest.raises(ValueError, match=r"^k must be an int [<>] "):
+            # gt=0 alone reads "a positive int"; every other bound is spelled out
+            expected = r"^k must be a positive int, got " if kw == {"gt": 0} else r"^k must be an int [<>] "
+            with pytest.raises(ValueError, match=expected):
                 check_int("k", value, **kw)
 
 
@@ -480,3 +482,12 @@ def test_a_bad_value_is_refused_with_a_message_naming_the_argument(fn, base, arg
             plt.close("all")
 
     refused()
+
+
+def test_check_int_says_positive_for_the_common_lower_bound_and_spells_out_the_rest():
+    with pytest.raises(ValueError, match=r"^stride must be a positive int, got 0$"):
+        check_int("stride", 0, ge=1)
+    with pytest.raises(ValueError, match=r"^padding must be an int >= 0, got -1$"):
+        check_int("padding", -1, ge=0)
+    with pytest.raises(ValueError, match=r"^k must be an int >= 1 and <= 3, got 4$"):
+        check_int("k", 4, ge=1, le=3)
