@@ -34,9 +34,12 @@ def test_a_typical_wrong_answer_fails_without_giving_the_solution_away(exercise_
     out = capsys.readouterr().out
     assert out.startswith("Not yet: ") and f"hint({exercise_id!r})" in out
     feedback = out.split(f"(hint({exercise_id!r})")[0]  # the message itself, without the pointer to the hints
-    if e.kind == "predict" and isinstance(e.model, (int, tuple)):  # the expected number never appears in it
-        truth = e.model if isinstance(e.model, int) else max(e.model)
-        assert not re.search(rf"(?<![\d.]){truth}(?![\d.])", feedback), out
+    if e.kind == "predict" and isinstance(e.model, str):  # the expected label never appears in it
+        assert e.model not in feedback, out
+    elif e.kind == "predict" and isinstance(e.model, (int, float, tuple)):  # nor the expected number
+        truth = max(e.model) if isinstance(e.model, tuple) else e.model
+        shown = f"{truth:g}" if isinstance(truth, float) else str(truth)
+        assert not re.search(rf"(?<![\d.]){re.escape(shown)}(?![\d])", feedback), out
     else:  # nor does the solution's code
         assert "def " not in out and "return" not in out
 
