@@ -28,7 +28,8 @@ import torch
 
 from cnnlab.validation import check_choice, check_str
 
-__all__ = ["check", "hint", "solution", "exercises", "Exercise", "add", "number_judge", "shape_judge"]
+__all__ = ["check", "hint", "solution", "exercises", "compare_with_lecture", "Exercise", "add", "number_judge",
+           "shape_judge"]
 
 Feedback = tuple[bool, str]  # (right?, what to say)
 
@@ -134,6 +135,28 @@ def hint(exercise_id: str) -> None:
 def solution(exercise_id: str) -> None:
     """Print the model solution (try the hints first)."""
     print(_get(exercise_id).solution)
+
+
+def compare_with_lecture(what: str, got: Any, expected: Any, setting: str = "") -> None:
+    """Say whether a worked example still gives the lecture's numbers, instead of stopping the notebook.
+
+    A learner who changes a stride or a filter sees what differs and why, not an empty AssertionError:
+
+    >>> compare_with_lecture("the 2x2 max pool", [[6, 8], [3, 4]], [[6, 8], [3, 4]])
+    the 2x2 max pool: the same as in the lecture's example.
+    >>> compare_with_lecture("the output size", 4, 5, "a 7x7 input and a 3x3 kernel, stride 1")
+    the output size: 4 here, 5 in the lecture's example, which used a 7x7 input and a 3x3 kernel, stride 1. If you changed a setting above, that is expected.
+    """
+    check_str("what", what)
+    check_str("setting", setting)
+    if isinstance(got, torch.Tensor):
+        got = got.tolist()
+    if got == expected:
+        print(f"{what}: the same as in the lecture's example.")
+        return
+    used = f", which used {setting}" if setting else ""
+    print(f"{what}: {got} here, {expected} in the lecture's example{used}. "
+          f"If you changed a setting above, that is expected.")
 
 
 # ----------------------------------------------------------------------------------------------------------
