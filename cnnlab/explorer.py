@@ -228,8 +228,10 @@ def describe(g: ConvGeometry, position: tuple[int, int] = (0, 0)) -> str:
                      f"{len(seen)} of its {taps} taps land on a pixel")
     else:
         lines.append(f"output {tuple(position)} of {o}x{o} sees no input pixel: all {taps} taps land on zeros")
-    lines.append(f"the PyTorch layer's output {tuple(position)} depends on exactly these pixels: "
-                 f"{seen == g.torch_seen_pixels(position)}")
+    if seen == g.torch_seen_pixels(position):
+        lines.append(f"PyTorch agrees: its layer's output {tuple(position)} depends on exactly these pixels.")
+    else:
+        lines.append(f"PyTorch disagrees: its layer's output {tuple(position)} depends on other pixels than these.")
     return "\n".join(lines)
 
 

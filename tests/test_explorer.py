@@ -106,7 +106,7 @@ def test_describe_names_the_layer_and_agrees():
     assert text.splitlines()[0] == "Conv2d(1, 1, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False) on a 5x5 input"
     assert "= 3  |  PyTorch: 3x3" in text
     assert "output (1, 2) of 3x3 sees input rows 1-3, cols 3-4: 6 of its 9 taps land on a pixel" in text
-    assert text.endswith("depends on exactly these pixels: True")
+    assert text.endswith("PyTorch agrees: its layer's output (1, 2) depends on exactly these pixels.")
 
 
 def test_describe_lecture_transposed_examples():
