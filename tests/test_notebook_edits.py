@@ -49,3 +49,12 @@ def test_notebook_02_with_changed_worked_examples_runs_to_its_end_and_says_what_
     for what in ("Filter 1's map: ", "the chain's shapes: ", "the receptive fields: "):
         line = next(line for line in text.splitlines() if line.startswith(what))
         assert " here, " in line and "in the lecture's example" in line and "If you changed a setting" in line, line
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_claims_are_sentences_not_log_lines(path):
+    """A claim reads as a sentence with its evidence, never as `some claim: True` (issue 18)."""
+    cells = json.loads(path.read_text())["cells"]
+    text = "\n".join("".join(o.get("text", "")) for c in cells if c["cell_type"] == "code" for o in c.get("outputs", []))
+    log_lines = [line for line in text.splitlines() if line.rstrip().endswith((": True", ": False"))]
+    assert not log_lines, f"{path.name} prints verdicts as log lines: {log_lines[:3]}"
