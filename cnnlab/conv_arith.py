@@ -37,24 +37,13 @@ __all__ = [
 # Checking arguments: every public function says what is wrong and what is allowed, before torch sees anything.
 
 
-def _int(name: str, value: object, minimum: int) -> int:
-    """`check_int(name, value, ge=minimum)`: the form the shape formulas below call it in.
-
-    >>> _int("stride", 0, 1)
-    Traceback (most recent call last):
-        ...
-    ValueError: stride must be a positive int, got 0
-    """
-    return check_int(name, value, ge=minimum)
-
-
 def _pair(name: str, value: object, minimum: int) -> tuple[int, int]:
     """An int or an (h, w) pair of ints, as a pair (h, w)."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or a pair (h, w), got {value!r}")
-        return _int(f"{name}[0]", value[0], minimum), _int(f"{name}[1]", value[1], minimum)
-    number = _int(name, value, minimum)
+        return check_int(f"{name}[0]", value[0], ge=minimum), check_int(f"{name}[1]", value[1], ge=minimum)
+    number = check_int(name, value, ge=minimum)
     return number, number
 
 
@@ -84,11 +73,11 @@ def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0
     >>> conv_output_size(6, 3), conv_output_size(6, 3, stride=2)  # the 6x6 image and a 3x3 filter
     (4, 2)
     """
-    n = _int("input size n", n, 1)
-    k = _int("kernel_size", kernel_size, 1)
-    s = _int("stride", stride, 1)
-    p = _int("padding", padding, 0)
-    d = _int("dilation", dilation, 1)
+    n = check_int("input size n", n, ge=1)
+    k = check_int("kernel_size", kernel_size, ge=1)
+    s = check_int("stride", stride, ge=1)
+    p = check_int("padding", padding, ge=0)
+    d = check_int("dilation", dilation, ge=1)
     return _conv_size(n, k, s, p, d)
 
 
@@ -104,11 +93,11 @@ def pool_output_size(
     >>> pool_output_size(5, 2), pool_output_size(5, 2, ceil_mode=True)  # ceil_mode keeps the partial last window
     (2, 3)
     """
-    n = _int("input size n", n, 1)
-    k = _int("kernel_size", kernel_size, 1)
-    s = k if stride is None else _int("stride", stride, 1)
-    p = _int("padding", padding, 0)
-    d = _int("dilation", dilation, 1)
+    n = check_int("input size n", n, ge=1)
+    k = check_int("kernel_size", kernel_size, ge=1)
+    s = k if stride is None else check_int("stride", stride, ge=1)
+    p = check_int("padding", padding, ge=0)
+    d = check_int("dilation", dilation, ge=1)
     check_bool("ceil_mode", ceil_mode)
     if p > k // 2:
         raise ValueError(f"padding {p} must be at most half of kernel_size {k} (<= {k // 2}), as nn.MaxPool2d requires")
@@ -134,12 +123,12 @@ def transposed_output_size(
     >>> transposed_output_size(6, 4, padding=2)  # lecture: o' = 1(6 - 1) + 4 - 2*2
     5
     """
-    n = _int("input size n", n, 1)
-    k = _int("kernel_size", kernel_size, 1)
-    s = _int("stride", stride, 1)
-    p = _int("padding", padding, 0)
-    op = _int("output_padding", output_padding, 0)
-    d = _int("dilation", dilation, 1)
+    n = check_int("input size n", n, ge=1)
+    k = check_int("kernel_size", kernel_size, ge=1)
+    s = check_int("stride", stride, ge=1)
+    p = check_int("padding", padding, ge=0)
+    op = check_int("output_padding", output_padding, ge=0)
+    d = check_int("dilation", dilation, ge=1)
     if op >= s and op >= d:
         raise ValueError(f"output_padding {op} must be smaller than stride {s} or dilation {d}, "
                          f"as nn.ConvTranspose2d requires")
@@ -209,8 +198,8 @@ def _as_geometries(layers: Sequence[tuple[int, ...]] | nn.Module) -> list[tuple[
             raise ValueError(f"layers[{i}] must be (kernel_size, stride) or (kernel_size, stride, dilation), "
                              f"got {layer!r}")
         dilation = layer[2] if len(layer) == 3 else 1
-        geometries.append((_int(f"layers[{i}] kernel_size", layer[0], 1), _int(f"layers[{i}] stride", layer[1], 1),
-                           _int(f"layers[{i}] dilation", dilation, 1)))
+        geometries.append((check_int(f"layers[{i}] kernel_size", layer[0], ge=1), check_int(f"layers[{i}] stride", layer[1], ge=1),
+                           check_int(f"layers[{i}] dilation", dilation, ge=1)))
     return geometries
 
 
@@ -355,7 +344,7 @@ def conv_params(c_in: int, c_out: int, k: int | tuple[int, int], bias: bool = Tr
     >>> conv_params(3, 96, 11), conv_params(3, 96, 11, bias=False)  # AlexNet CONV1: "(11x11x3)x96 = 35K" has no biases
     (34944, 34848)
     """
-    c_in, c_out = _int("c_in", c_in, 1), _int("c_out", c_out, 1)
+    c_in, c_out = check_int("c_in", c_in, ge=1), check_int("c_out", c_out, ge=1)
     kH, kW = _pair("k", k, 1)
     check_bool("bias", bias)
     return c_out * c_in * kH * kW + (c_out if bias else 0)
@@ -367,7 +356,7 @@ def depthwise_separable_params(c_in: int, c_out: int, k: int | tuple[int, int], 
     >>> conv_params(256, 256, 3), depthwise_separable_params(256, 256, 3)  # about 8.6x fewer
     (590080, 68352)
     """
-    c_in, c_out = _int("c_in", c_in, 1), _int("c_out", c_out, 1)
+    c_in, c_out = check_int("c_in", c_in, ge=1), check_int("c_out", c_out, ge=1)
     kH, kW = _pair("k", k, 1)
     check_bool("bias", bias)
     depthwise = c_in * kH * kW + (c_in if bias else 0)  # nn.Conv2d(c_in, c_in, k, groups=c_in)
@@ -430,7 +419,7 @@ def trace_shapes(net: nn.Module, input_shape: Sequence[int]) -> ShapeTrace:
     check_module("net", net)
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) == 0:
         raise TypeError(f"input_shape must be a non-empty tuple of ints such as (1, 3, 32, 32), got {input_shape!r}")
-    shape = tuple(_int(f"input_shape[{i}]", size, 1) for i, size in enumerate(input_shape))
+    shape = tuple(check_int(f"input_shape[{i}]", size, ge=1) for i, size in enumerate(input_shape))
     first = next(net.parameters(), None)  # the dummy input goes where the net lives (CPU for a fresh net)
     like = first if first is not None and first.is_floating_point() else torch.zeros(())
     x = torch.zeros(shape, dtype=like.dtype, device=like.device)  # zeros: tracing draws nothing from the RNG

@@ -101,7 +101,7 @@ def seed_ensemble(seeds: Sequence[int], data: Split, **member_kw) -> tuple[list[
     for s in seeds:
         _check_split(data, s)  # every seed an int >= 0
     X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
-    probas = [predict(train_member((X_train, y_train), s, **member_kw), X_test, **_NORM).softmax(1) for s in seeds]
+    probas = [predict(train_member((X_train, y_train), s, **member_kw), X_test, **data.norm).softmax(1) for s in seeds]
     return [accuracy(p, y_test) for p in probas], ensemble_curve(probas, y_test)
 
 
@@ -134,11 +134,11 @@ def snapshot_ensemble(seed: int, data: Split, *, hidden: Sequence[int] = (256,),
     set_seed(seed)
     net = mlp(hidden)
     snapshots, history = snapshot_fit(net, (X_train, y_train), (X_val, y_val), lr=lr, num_cycles=num_cycles,
-                                      epochs_per_cycle=epochs_per_cycle, seed=seed, device=device, **_NORM)
+                                      epochs_per_cycle=epochs_per_cycle, seed=seed, device=device, **data.norm)
     probas = []
     for state in snapshots:
         net.load_state_dict(state)
-        probas.append(predict(net, X_test, **_NORM).softmax(1))
+        probas.append(predict(net, X_test, **data.norm).softmax(1))
     return [accuracy(p, y_test) for p in probas] + [accuracy(ensemble_proba(probas), y_test)], history
 
 
@@ -152,7 +152,7 @@ def snapshot_vs_plain(seed: int, data: Split, *, lr: float = 0.1, num_cycles: in
                                 device=device)
     plain = train_member(data.train, seed, lr=plain_lr, num_epochs=num_cycles * epochs_per_cycle, device=device)
     return {"snapshot ensemble": accs[-1], "snapshots, mean": sum(accs[:-1]) / num_cycles, "last snapshot": accs[-2],
-            "plain run": accuracy(predict(plain, data.X_test, **_NORM).softmax(1), data.y_test)}
+            "plain run": accuracy(predict(plain, data.X_test, **data.norm).softmax(1), data.y_test)}
 
 
 def top_k_experiment(seed: int, data: Split, lrs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1,
@@ -165,8 +165,8 @@ def top_k_experiment(seed: int, data: Split, lrs: Sequence[float] = (0.001, 0.00
     X_train, y_train, X_val, y_val, X_test, y_test = (data.X_train, data.y_train, data.X_val, data.y_val,
                                                       data.X_test, data.y_test)
     nets = [train_member((X_train, y_train), seed, lr=lr, device=device, **member_kw) for lr in lrs]
-    val_acc = [accuracy(predict(net, X_val, **_NORM).softmax(1), y_val) for net in nets]
-    test_p = [predict(net, X_test, **_NORM).softmax(1) for net in nets]
+    val_acc = [accuracy(predict(net, X_val, **data.norm).softmax(1), y_val) for net in nets]
+    test_p = [predict(net, X_test, **data.norm).softmax(1) for net in nets]
     best = top_k(val_acc, k)
     return {"best member": accuracy(test_p[best[0]], y_test),
             f"top-{k} members, mean": sum(accuracy(test_p[i], y_test) for i in best) / k,

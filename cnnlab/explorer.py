@@ -28,7 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import ConnectionPatch, Patch, Rectangle
 from torch import nn
 
-from cnnlab.conv_arith import _int, conv_output_size, receptive_field, transposed_output_size
+from cnnlab.conv_arith import conv_output_size, receptive_field, transposed_output_size
 from cnnlab.conv_plots import HIGHLIGHT_OUTPUT, INPUT_COLOR, INPUT_EDGE, OUTPUT_COLOR, WINDOW_COLOR  # the shared palette
 from cnnlab.validation import check_bool, check_int, check_module
 
@@ -45,8 +45,8 @@ def torch_layer(kernel_size: int, stride: int = 1, padding: int = 0, dilation: i
     >>> torch_layer(3, stride=2, padding=1)
     Conv2d(1, 1, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)
     """
-    kernel_size, stride = _int("kernel_size", kernel_size, 1), _int("stride", stride, 1)
-    padding, dilation = _int("padding", padding, 0), _int("dilation", dilation, 1)
+    kernel_size, stride = check_int("kernel_size", kernel_size, ge=1), check_int("stride", stride, ge=1)
+    padding, dilation = check_int("padding", padding, ge=0), check_int("dilation", dilation, ge=1)
     check_bool("transposed", transposed)
     kind = nn.ConvTranspose2d if transposed else nn.Conv2d
     layer = kind(1, 1, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=False)
@@ -58,7 +58,7 @@ def torch_layer(kernel_size: int, stride: int = 1, padding: int = 0, dilation: i
 def torch_output_size(layer: nn.Module, input_size: int) -> int:
     """Output height of `layer` on zeros(1, 1, n, n); a ValueError with PyTorch's message where PyTorch rejects it."""
     check_module("layer", layer)
-    input_size = _int("input_size", input_size, 1)
+    input_size = check_int("input_size", input_size, ge=1)
     try:
         with torch.no_grad():
             size = layer(torch.zeros(1, 1, input_size, input_size)).shape[-1]
@@ -162,7 +162,7 @@ class ConvGeometry:
     def _check_position(self, position: tuple[int, int]) -> tuple[int, int]:
         if not isinstance(position, (tuple, list)) or len(position) != 2:
             raise ValueError(f"position must be a pair (i, j), got {position!r}")
-        i, j = _int("position[0]", position[0], 0), _int("position[1]", position[1], 0)
+        i, j = check_int("position[0]", position[0], ge=0), check_int("position[1]", position[1], ge=0)
         if i >= self.output_size or j >= self.output_size:
             raise ValueError(f"position {(i, j)} is outside the {self.output_size}x{self.output_size} output")
         return i, j
@@ -178,9 +178,9 @@ def conv_geometry(input_size: int, kernel_size: int, stride: int = 1, padding: i
     >>> conv_geometry(2, 3, stride=2, transposed=True).output_size  # 2x2 -> 5x5
     5
     """
-    n = _int("input_size", input_size, 1)
-    k, s = _int("kernel_size", kernel_size, 1), _int("stride", stride, 1)
-    p, d = _int("padding", padding, 0), _int("dilation", dilation, 1)
+    n = check_int("input_size", input_size, ge=1)
+    k, s = check_int("kernel_size", kernel_size, ge=1), check_int("stride", stride, ge=1)
+    p, d = check_int("padding", padding, ge=0), check_int("dilation", dilation, ge=1)
     check_bool("transposed", transposed)
     if transposed:
         size = transposed_output_size(n, k, stride=s, padding=p, dilation=d)
