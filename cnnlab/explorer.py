@@ -23,6 +23,7 @@ from functools import cached_property
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import ConnectionPatch, Patch, Rectangle
@@ -35,7 +36,10 @@ from cnnlab.validation import check_bool, check_int, check_module
 __all__ = ["conv_geometry", "describe", "draw_conv", "explore"]
 
 # What the sliders of `explore()` allow; the functions themselves accept any valid setting.
-SLIDER_RANGES = {"input_size": (1, 9), "kernel_size": (1, 5), "stride": (1, 3), "padding": (0, 3), "dilation": (1, 3)}
+# They cover every exercise and questionnaire item of notebook 02 that the explorer can draw (02.1: a 64x64 input, 5x5
+# kernel, stride 2, padding 2; 02.4's unseen settings: inputs up to 39, kernels up to 7, strides up to 4, padding up to
+# 3, dilation up to 3) and AlexNet's 11x11 stride-4 kernel; tests/test_explorer.py checks that.
+SLIDER_RANGES = {"input_size": (1, 64), "kernel_size": (1, 11), "stride": (1, 4), "padding": (0, 5), "dilation": (1, 4)}
 
 
 def torch_layer(kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1,
@@ -235,18 +239,44 @@ def describe(g: ConvGeometry, position: tuple[int, int] = (0, 0)) -> str:
     return "\n".join(lines)
 
 
+# Above this many grid cells along an axis, the grids are drawn as images: no per-cell borders, hatching or index
+# numbers (too small to read, and thousands of patches take seconds to draw).
+BIG_GRID = 16
+# The explorer's picture fits beside its sliders on a 1366x768 screen: at most FIG_WIDTH x FIG_HEIGHT inches, drawn at
+# WIDGET_DPI (6.2 x 4.3 in -> 558 x 387 px).
+FIG_WIDTH, FIG_HEIGHT, WIDGET_DPI = 6.2, 4.3, 90
+PADDING_COLOR, ZERO_COLOR = "#e6e6e6", "#f6f6f6"  # big grids: padding and inserted zeros as flat light greys
+
+
+def _cell_inches(G: int, o: int) -> float:
+    """Inches per grid cell, the same in both panels, so the figure stays within FIG_WIDTH x FIG_HEIGHT."""
+    return min(0.4, (FIG_WIDTH - 0.6) / (G + o + 3), (FIG_HEIGHT - 1.6) / max(G, o))
+
+
+def _label_indices(ax, positions: list[tuple[float, int]]) -> None:
+    """Pixel indices along the top and the left of a small grid, to read `describe`'s 'rows 1-3, cols 3-4' off."""
+    at, labels = [x for x, _ in positions], [str(index) for _, index in positions]
+    ax.set_xticks(at, labels)
+    ax.set_yticks(at, labels)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0, labelsize=6, labelcolor="0.45", pad=1)
+
+
 def draw_conv(input_size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1,
               transposed: bool = False, position: tuple[int, int] = (0, 0), fig: Figure | None = None) -> Figure:
     """Draw the input grid (blue, padding hatched), every window's start (dots), one window and the output (green).
 
-    Patches carry a `gid` ("input", "padding", "zero", "tap", "window", "output", "highlight") so tests can count them.
+    Small grids get a patch per cell, each with a `gid` ("input", "padding", "zero", "output", "highlight") so tests
+    can count them, and pixel indices along their edges; grids over BIG_GRID cells are one image per panel (gid
+    "cells"). The window ("window") and its taps ("tap") are always patches. The figure is at most 6.2 x 4.3 inches.
     """
     if fig is not None and not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure or None, got {type(fig).__name__}")
     g = conv_geometry(input_size, kernel_size, stride, padding, dilation, transposed)
     i, j = g._check_position(position)
     G, o = g.grid_size, g.output_size
-    cell = min(0.4, 9.0 / (G + o + 3))  # inches per cell: the same in both panels
+    big = max(G, o) > BIG_GRID
+    cell = _cell_inches(G, o)
     width, height = max(cell * (G + o + 3) + 0.6, 6.0), cell * max(G, o) + 1.6  # inches; wide enough for the title
     if fig is None:
         fig = plt.figure(figsize=(width, height))
@@ -256,14 +286,26 @@ def draw_conv(input_size: int = 5, kernel_size: int = 3, stride: int = 1, paddin
     fig.subplots_adjust(top=1 - 1.0 / height, bottom=0.55 / height)  # room for two title lines and the legend
 
     cells = g.axis_cells()
-    for r, (row_kind, _) in enumerate(cells):
-        for c, (col_kind, _) in enumerate(cells):
-            kinds = {row_kind, col_kind}
-            kind = "padding" if "padding" in kinds else "zero" if "zero" in kinds else "input"
-            style = {"input": dict(facecolor=INPUT_COLOR, edgecolor="white"),
-                     "padding": dict(facecolor="white", edgecolor=INPUT_EDGE, hatch="////", alpha=0.6),
-                     "zero": dict(facecolor="white", edgecolor=INPUT_EDGE, hatch="..", alpha=0.6)}[kind]
-            ax_in.add_patch(Rectangle((c, r), 1, 1, linewidth=1, gid=kind, **style))
+    kinds = [["padding" if "padding" in (rk, ck) else "zero" if "zero" in (rk, ck) else "input" for ck, _ in cells]
+             for rk, _ in cells]
+    if big:
+        colors = {"input": to_rgb(INPUT_COLOR), "padding": to_rgb(PADDING_COLOR), "zero": to_rgb(ZERO_COLOR)}
+        ax_in.imshow([[colors[kind] for kind in row] for row in kinds], extent=(0, G, G, 0), interpolation="nearest",
+                     gid="cells")
+        ax_out.imshow([[to_rgb(OUTPUT_COLOR)] * o] * o, extent=(0, o, o, 0), interpolation="nearest", gid="cells")
+        ax_out.add_patch(Rectangle((j, i), 1, 1, facecolor=HIGHLIGHT_OUTPUT, edgecolor="none", gid="highlight"))
+    else:
+        styles = {"input": dict(facecolor=INPUT_COLOR, edgecolor="white"),
+                  "padding": dict(facecolor="white", edgecolor=INPUT_EDGE, hatch="////", alpha=0.6),
+                  "zero": dict(facecolor="white", edgecolor=INPUT_EDGE, hatch="..", alpha=0.6)}
+        for r, row in enumerate(kinds):
+            for c, kind in enumerate(row):
+                ax_in.add_patch(Rectangle((c, r), 1, 1, linewidth=1, gid=kind, **styles[kind]))
+        for r in range(o):
+            for c in range(o):
+                highlight = (r, c) == (i, j)
+                ax_out.add_patch(Rectangle((c, r), 1, 1, facecolor=HIGHLIGHT_OUTPUT if highlight else OUTPUT_COLOR,
+                                           edgecolor="white", linewidth=1, gid="highlight" if highlight else "output"))
     if o * o <= 144:  # where each window starts: the stride made visible
         starts = [g.taps(a)[0] + 0.5 for a in range(o)]
         ax_in.plot([x for _ in starts for x in starts], [y for y in starts for _ in starts], "o", color="0.35",
@@ -274,13 +316,7 @@ def draw_conv(input_size: int = 5, kernel_size: int = 3, stride: int = 1, paddin
             ax_in.add_patch(Rectangle((c, r), 1, 1, facecolor=WINDOW_COLOR, alpha=0.5, edgecolor="none", gid="tap",
                                       zorder=4))
     ax_in.add_patch(Rectangle((cols[0], rows[0]), g.kernel_span, g.kernel_span, fill=False, edgecolor=WINDOW_COLOR,
-                              linewidth=2.5, gid="window", zorder=5))
-
-    for r in range(o):
-        for c in range(o):
-            highlight = (r, c) == (i, j)
-            ax_out.add_patch(Rectangle((c, r), 1, 1, facecolor=HIGHLIGHT_OUTPUT if highlight else OUTPUT_COLOR,
-                                       edgecolor="white", linewidth=1, gid="highlight" if highlight else "output"))
+                              linewidth=2.5 if not big else 1.5, gid="window", zorder=5))
     link = ConnectionPatch(xyA=(cols[-1] + 1, rows[0] + g.kernel_span / 2), coordsA=ax_in.transData,
                            xyB=(j, i + 0.5), coordsB=ax_out.transData, color=WINDOW_COLOR, linewidth=1.2,
                            arrowstyle="->", zorder=6)
@@ -290,37 +326,62 @@ def draw_conv(input_size: int = 5, kernel_size: int = 3, stride: int = 1, paddin
         ax.set_xlim(-0.05, size + 0.05)
         ax.set_ylim(size + 0.05, -0.05)
         ax.set_aspect("equal")
-        ax.axis("off")
+        ax.set_frame_on(False)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if not big:
+        _label_indices(ax_in, [(g_ + 0.5, pixel) for g_, (kind, pixel) in enumerate(cells) if kind == "input"])
+        _label_indices(ax_out, [(a + 0.5, a) for a in range(o)])
     what = "" if not g.transposed else "transposed: zeros inserted, " if g.stride > 1 else "transposed, "
     ax_in.set_title(f"input {g.input_size}x{g.input_size}\n({what}grid {G}x{G})", fontsize=9)
     ax_out.set_title(f"output {o}x{o}\n(PyTorch: {g.torch_output_size}x{g.torch_output_size})", fontsize=9)
     fig.suptitle(str(g.layer).replace(", bias=False", ""), fontsize=10)
-    handles = [Patch(facecolor=INPUT_COLOR, label="input pixel"),
-               Patch(facecolor="white", edgecolor=INPUT_EDGE, hatch="////", label="padding")]
+    padding_look = dict(facecolor=PADDING_COLOR) if big else dict(facecolor="white", edgecolor=INPUT_EDGE, hatch="////")
+    handles = [Patch(facecolor=INPUT_COLOR, label="input pixel"), Patch(label="padding", **padding_look)]
     if g.transposed and g.stride > 1:
-        handles.append(Patch(facecolor="white", edgecolor=INPUT_EDGE, hatch="..", label="inserted zero"))
-    handles += [Patch(facecolor=WINDOW_COLOR, alpha=0.5, label=f"window of output {(i, j)}"),
-                Line2D([], [], marker="o", linestyle="none", color="0.35", label="window starts"),
-                Patch(facecolor=OUTPUT_COLOR, label="output"),
+        zero_look = dict(facecolor=ZERO_COLOR) if big else dict(facecolor="white", edgecolor=INPUT_EDGE, hatch="..")
+        handles.append(Patch(label="inserted zero", **zero_look))
+    handles += [Patch(facecolor=WINDOW_COLOR, alpha=0.5, label=f"window of output {(i, j)}")]
+    if o * o <= 144:
+        handles.append(Line2D([], [], marker="o", linestyle="none", color="0.35", label="window starts"))
+    handles += [Patch(facecolor=OUTPUT_COLOR, label="output"),
                 Patch(facecolor=HIGHLIGHT_OUTPUT, label=f"output {(i, j)}")]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
     return fig
 
 
 def _figure_png(settings: dict, position: tuple[int, int]) -> bytes:
-    """`draw_conv` rendered to PNG bytes, without pyplot (so no figure is left open)."""
+    """`draw_conv` rendered to PNG bytes at WIDGET_DPI, without pyplot (so no figure is left open)."""
     fig = Figure()
     draw_conv(**settings, position=position, fig=fig)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
+    fig.savefig(buffer, format="png", dpi=WIDGET_DPI)
     return buffer.getvalue()
 
 
-class ConvExplorer(widgets.VBox):
-    """Sliders for input size, kernel, stride, padding, dilation, a transposed toggle and an output picker.
+def _invalid_message(settings: dict, err: Exception) -> str:
+    """One line for a setting that does not fit: what is wrong (the formula's or PyTorch's reason) and how to fix it.
 
-    It is an ipywidgets VBox. `text` (an HTML widget) and `image` (an Image widget holding a PNG) update on every
-    change, so the explorer can be driven and checked without a browser: ``explorer.sliders["stride"].value = 2``.
+    >>> _invalid_message(dict(transposed=False), ValueError("kernel 5 larger than padded input 3 (input 3 + 2*padding 0)"))
+    'This setting does not fit: kernel 5 larger than padded input 3 (input 3 + 2*padding 0). To fix it, make the input larger, add padding, or use a smaller kernel or dilation.'
+    """
+    reason = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
+    reason = reason.split("; use less padding")[0]  # conv_arith's own advice, replaced by the fuller one below
+    if settings.get("transposed"):
+        fix = "use less padding, or a larger input, kernel, stride or dilation"
+    else:
+        fix = "make the input larger, add padding, or use a smaller kernel or dilation"
+    return f"This setting does not fit: {reason}. To fix it, {fix}."
+
+
+class ConvExplorer(widgets.VBox):
+    """Sliders for input size, kernel, stride, padding, dilation, a transposed toggle and the output to explain.
+
+    It is an ipywidgets VBox: the sliders in a column left of the picture, the text below (about 880 x 520 px in all,
+    so it fits a 1366x768 laptop screen inside JupyterLab). `text` (an HTML widget) and `image` (an Image widget
+    holding a PNG) update on every change, so the explorer can be driven and checked without a browser:
+    ``explorer.sliders["stride"].value = 2``. A setting that does not fit hides the picture and shows one line saying
+    what is wrong and how to fix it.
     """
 
     def __init__(self, input_size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0,
@@ -328,25 +389,30 @@ class ConvExplorer(widgets.VBox):
         super().__init__()
         values = {"input_size": input_size, "kernel_size": kernel_size, "stride": stride, "padding": padding,
                   "dilation": dilation}
+        narrow = dict(layout=widgets.Layout(width="290px"), style={"description_width": "80px"})
         self.sliders = {}
         for name, value in values.items():
             low, high = SLIDER_RANGES[name]
             if not low <= check_int(name, value) <= high:
-                raise ValueError(f"{name} must be an int in [{low}, {high}] for the explorer's slider, got {value!r}")
+                raise ValueError(f"{name} must be an int in [{low}, {high}] for the explorer's slider, got {value!r}; "
+                                 f"draw_conv({name}={value!r}, ...) draws it without sliders")
             self.sliders[name] = widgets.IntSlider(value=value, min=low, max=high, description=name.replace("_", " "),
-                                                   continuous_update=False, style={"description_width": "80px"})
+                                                   continuous_update=False, **narrow)
         self.transposed = widgets.Checkbox(value=check_bool("transposed", transposed),
-                                           description="transposed (nn.ConvTranspose2d)")
-        self.position = widgets.Dropdown(description="output", options=[], style={"description_width": "80px"})
-        self.text = widgets.HTML()
-        self.image = widgets.Image(format="png")
-        controls = widgets.HBox([widgets.VBox(list(self.sliders.values())),
-                                 widgets.VBox([self.transposed, self.position])])
-        self.children = [controls, self.text, self.image]
+                                           description="transposed (nn.ConvTranspose2d)", indent=False,
+                                           layout=widgets.Layout(width="290px"))
+        self.pickers = {axis: widgets.IntSlider(value=0, min=0, max=0, description=f"output {axis}",
+                                                continuous_update=False, **narrow) for axis in ("row", "col")}
+        self.text = widgets.HTML(layout=widgets.Layout(max_width="880px"))
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="560px", height="auto"))
+        controls = widgets.VBox([*self.sliders.values(), self.transposed, *self.pickers.values()],
+                                layout=widgets.Layout(width="300px", flex="0 0 auto"))
+        self.children = [widgets.HBox([controls, self.image]), self.text]
         self._updating = False
         for control in (*self.sliders.values(), self.transposed):
             control.observe(self._on_setting, names="value")
-        self.position.observe(self._on_position, names="value")
+        for picker in self.pickers.values():
+            picker.observe(self._on_position, names="value")
         self._on_setting()
 
     @property
@@ -354,32 +420,39 @@ class ConvExplorer(widgets.VBox):
         """The current slider values, as keyword arguments of `draw_conv` and `conv_geometry`."""
         return {**{name: s.value for name, s in self.sliders.items()}, "transposed": self.transposed.value}
 
+    @property
+    def position(self) -> tuple[int, int]:
+        """The output (row, col) whose window is drawn."""
+        return self.pickers["row"].value, self.pickers["col"].value
+
     def _on_setting(self, change: dict | None = None) -> None:
-        """A slider moved: recompute the geometry, refill the output picker, redraw (or show why it is invalid)."""
+        """A slider moved: recompute the geometry, resize the output pickers, redraw (or say why it does not fit)."""
         try:
             g = conv_geometry(**self.settings)
         except ValueError as err:
-            self._updating = True
-            self.position.options = []
-            self._updating = False
-            self.text.value = f"<pre style='color:#b00020'>ValueError: {html.escape(str(err))}</pre>"
+            for picker in self.pickers.values():
+                picker.disabled = True
+            self.text.value = (f"<p style='color:#b00020; margin:0.3em 0'>"
+                               f"{html.escape(_invalid_message(self.settings, err))}</p>")
+            self.image.layout.display = "none"  # no broken-image icon: the line above says what is wrong
             self.image.value = b""
             return
-        previous = self.position.value
         self._updating = True
-        self.position.options = [(f"({i}, {j})", (i, j)) for i in range(g.output_size) for j in range(g.output_size)]
-        keep = previous is not None and max(previous) < g.output_size
-        self.position.value = tuple(previous) if keep else (0, 0)
+        for picker in self.pickers.values():
+            picker.max = g.output_size - 1  # ipywidgets clamps the value into the new range
+            picker.disabled = False
         self._updating = False
+        self.image.layout.display = None
         self._draw(g)
 
     def _on_position(self, change: dict) -> None:
-        if not self._updating and change["new"] is not None:
+        if not self._updating:
             self._draw(conv_geometry(**self.settings))
 
     def _draw(self, g: ConvGeometry) -> None:
-        position = self.position.value
-        self.text.value = f"<pre>{html.escape(describe(g, position))}</pre>"
+        position = self.position
+        self.text.value = (f"<pre style='white-space:pre-wrap; margin:0.3em 0'>"
+                           f"{html.escape(describe(g, position))}</pre>")
         self.image.value = _figure_png(self.settings, position)
 
     def __repr__(self) -> str:  # short and stable: nbval compares a widget's text/plain output
@@ -389,7 +462,11 @@ class ConvExplorer(widgets.VBox):
 
 def explore(input_size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1,
             transposed: bool = False, static: bool = False) -> ConvExplorer | Figure:
-    """The interactive explorer, or with `static=True` the same drawing as a plain figure (no widgets needed)."""
+    """The interactive explorer, or with `static=True` the same drawing as a plain figure (no widgets needed).
+
+    The sliders cover the course's exercises (e.g. exercise 02.1's 64x64 input with a 5x5 kernel, stride 2, padding 2);
+    see SLIDER_RANGES. `draw_conv` draws any valid setting.
+    """
     settings = dict(input_size=input_size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
                     transposed=transposed)
     if check_bool("static", static):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 
 import matplotlib
 
@@ -15,8 +16,13 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from torch import nn  # noqa: E402
 
-from cnnlab.explorer import (ConvExplorer, conv_geometry, describe, draw_conv, explore, torch_layer,  # noqa: E402
-                             torch_output_size)
+from matplotlib.colors import to_rgb  # noqa: E402
+
+from cnnlab._exercises_02 import _random_cases  # noqa: E402
+from cnnlab.conv_plots import INPUT_COLOR  # noqa: E402
+from cnnlab.exercises import _get as get_exercise  # noqa: E402
+from cnnlab.explorer import (BIG_GRID, FIG_HEIGHT, FIG_WIDTH, SLIDER_RANGES, WIDGET_DPI, ConvExplorer,  # noqa: E402
+                             _figure_png, conv_geometry, describe, draw_conv, explore, torch_layer, torch_output_size)
 
 SIZES, KERNELS, STRIDES, PADDINGS, DILATIONS = range(1, 7), range(1, 5), range(1, 4), range(0, 4), range(1, 3)
 
@@ -125,8 +131,22 @@ def test_invalid_settings_give_the_message(settings, message):
     with pytest.raises(ValueError, match=message):
         draw_conv(**settings)
     explorer = ConvExplorer(**settings)
-    assert "ValueError: " in explorer.text.value and html.escape(message) in explorer.text.value
-    assert bytes(explorer.image.value) == b"" and explorer.position.options == ()
+    shown = html.unescape(re.sub(r"<[^>]+>", "", explorer.text.value))  # the text a learner reads
+    assert shown.startswith("This setting does not fit: ") and message in shown and "To fix it, " in shown
+    assert "\n" not in shown and "Traceback" not in shown and "Error" not in shown, shown  # one plain line
+    assert explorer.image.layout.display == "none", "no picture (and no broken-image icon) for an invalid setting"
+    assert all(picker.disabled for picker in explorer.pickers.values())
+
+
+def test_invalid_setting_says_how_to_fix_it_and_the_fix_works():
+    explorer = ConvExplorer(input_size=3, kernel_size=5)  # kernel 5 on a 3x3 input
+    assert "make the input larger, add padding" in html.unescape(explorer.text.value)
+    explorer.sliders["padding"].value = 1  # the advice, followed: 3 + 2*1 = 5 fits a 5x5 kernel
+    assert explorer.image.layout.display is None and bytes(explorer.image.value).startswith(b"\x89PNG")
+    assert "PyTorch: 1x1" in explorer.text.value and not any(p.disabled for p in explorer.pickers.values())
+    explorer.transposed.value = True
+    explorer.sliders["padding"].value = 5  # (3 - 1)*1 - 10 + 4 + 1 = -3: too much padding for a transposed conv
+    assert "use less padding" in html.unescape(explorer.text.value)
 
 
 def test_bad_types_and_positions():
@@ -136,8 +156,11 @@ def test_bad_types_and_positions():
         conv_geometry(5, 3, transposed=1)
     with pytest.raises(ValueError, match="outside the 3x3 output"):
         draw_conv(5, 3, position=(3, 0))
-    with pytest.raises(ValueError, match=r"input_size must be an int in \[1, 9\] for the explorer's slider, got 12"):
-        ConvExplorer(input_size=12)
+    with pytest.raises(ValueError, match=r"input_size must be an int in \[1, 64\] for the explorer's slider, got 65; "
+                                         r"draw_conv\(input_size=65, ...\) draws it without sliders"):
+        ConvExplorer(input_size=65)
+    with pytest.raises(ValueError, match=r"kernel_size must be an int in \[1, 11\]"):
+        explore(kernel_size=12)
 
 
 @pytest.mark.parametrize("call, error, message", [
@@ -165,23 +188,84 @@ def test_widget_builds_headless_and_updates():
                               "transposed=False)")
     assert explorer._repr_mimebundle_()["text/plain"] == repr(explorer)  # what nbval compares: short and stable
     assert "PyTorch: 3x3" in explorer.text.value and bytes(explorer.image.value).startswith(b"\x89PNG")
-    assert len(explorer.position.options) == 9
+    assert [p.max for p in explorer.pickers.values()] == [2, 2] and explorer.position == (0, 0)
     before = bytes(explorer.image.value)
 
     explorer.sliders["stride"].value = 2  # 5x5, k=3, s=2 -> 2x2
     assert "PyTorch: 2x2" in explorer.text.value and "stride=2" in repr(explorer)
-    assert len(explorer.position.options) == 4 and bytes(explorer.image.value) != before
+    assert [p.max for p in explorer.pickers.values()] == [1, 1] and bytes(explorer.image.value) != before
 
-    explorer.position.value = (1, 1)
+    explorer.pickers["row"].value, explorer.pickers["col"].value = 1, 1
+    assert explorer.position == (1, 1)
     assert "output (1, 1) of 2x2 sees input rows 2-4, cols 2-4" in explorer.text.value
 
     explorer.sliders["kernel_size"].value = 5
     explorer.sliders["input_size"].value = 3  # kernel 5 on a 3x3 input: invalid, the message instead of a crash
-    assert "ValueError: kernel 5 larger than padded input 3" in explorer.text.value
+    assert "This setting does not fit: kernel 5 larger than padded input 3" in explorer.text.value
 
     explorer.transposed.value = True  # ... but fine as a transposed conv: 3x3 -> 9x9
     assert "ConvTranspose2d" in explorer.text.value and "PyTorch: 9x9" in explorer.text.value
-    assert explorer.position.value == (0, 0) and bytes(explorer.image.value).startswith(b"\x89PNG")
+    assert [p.max for p in explorer.pickers.values()] == [8, 8] and bytes(explorer.image.value).startswith(b"\x89PNG")
+    assert explorer.image.layout.display is None
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG, read from its IHDR chunk."""
+    assert data.startswith(b"\x89PNG")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_exercise_02_1_fits_the_sliders_and_matches_pytorch():
+    """Exercise 02.1's layer on its image (read from the exercise's question): the explorer draws it, as PyTorch does."""
+    question = get_exercise("02.1").question
+    n = int(re.search(r"(\d+)x\1 ", question).group(1))
+    k, s, p = (int(re.search(rf"{name}=(\d+)", question).group(1)) for name in ("kernel_size", "stride", "padding"))
+    want = nn.Conv2d(3, 8, kernel_size=k, stride=s, padding=p)(torch.zeros(1, 3, n, n)).shape[-1]
+    explorer = explore(input_size=n, kernel_size=k, stride=s, padding=p)
+    assert f"PyTorch: {want}x{want}" in explorer.text.value, explorer.text.value
+    assert explorer.pickers["row"].max == want - 1 and explorer.image.layout.display is None
+
+
+def test_slider_ranges_cover_the_exercises_unseen_settings():
+    """Exercise 02.4 is checked on random settings; the sliders reach every one of them, so a learner can draw them."""
+    cases = _random_cases(seed=2, count=40)
+    for name, key in (("input_size", "n"), ("kernel_size", "k"), ("stride", "s"), ("padding", "p"), ("dilation", "d")):
+        low, high = SLIDER_RANGES[name]
+        values = [c[key] for c in cases]
+        assert low <= min(values) and max(values) <= high, f"{name}: {min(values)}..{max(values)} vs {low}..{high}"
+
+
+@pytest.mark.parametrize("n, k, s, p, d, transposed", [
+    (64, 5, 2, 2, 1, False), (64, 11, 4, 5, 4, False), (64, 11, 4, 5, 4, True), (64, 1, 1, 0, 1, False),
+    (1, 1, 1, 5, 1, False), (28, 2, 2, 0, 1, False), (9, 3, 1, 1, 1, False), (5, 3, 2, 1, 1, False),
+    (3, 3, 2, 1, 1, True), (16, 3, 1, 0, 2, False),
+])
+def test_picture_fits_beside_the_sliders_and_big_grids_are_images(n, k, s, p, d, transposed):
+    """At most 558 x 387 px (6.2 x 4.3 in at 90 dpi) for any slider setting; big grids: one image, no cell patches."""
+    g = conv_geometry(n, k, s, p, d, transposed)
+    i = g.output_size - 1
+    width, height = png_size(_figure_png(dict(input_size=n, kernel_size=k, stride=s, padding=p, dilation=d,
+                                              transposed=transposed), (i, 0)))
+    assert width <= round(FIG_WIDTH * WIDGET_DPI) and height <= round(FIG_HEIGHT * WIDGET_DPI), (width, height)
+    fig = draw_conv(n, k, s, p, d, transposed, position=(i, 0))
+    counts = gids(fig)
+    assert counts["window"] == 1 and counts["tap"] == k * k and counts["highlight"] == 1
+    big = max(g.grid_size, g.output_size) > BIG_GRID
+    images = [im for ax in fig.axes for im in ax.images if im.get_gid() == "cells"]
+    if big:
+        assert len(images) == 2 and "input" not in counts and "output" not in counts
+        cells = images[0].get_array()  # (G, G, 3): the input panel, one pixel per grid cell
+        assert cells.shape[:2] == (g.grid_size, g.grid_size)
+        blue = (abs(cells - torch.tensor(to_rgb(INPUT_COLOR)).numpy()).sum(-1) < 1e-6).sum()
+        assert blue == sum(1 for kind, _ in g.axis_cells() if kind == "input") ** 2
+        assert images[1].get_array().shape[:2] == (g.output_size, g.output_size)
+        assert fig.axes[0].get_xticks().size == 0, "no index numbers on a big grid"
+    else:
+        assert images == [] and counts["output"] + 1 == g.output_size ** 2
+        assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == [str(a) for a in range(g.output_size)]
+    highlight = next(patch for patch in fig.axes[1].patches if patch.get_gid() == "highlight")
+    assert highlight.get_xy() == (0, i)  # (x, y) = (column, row) of the output being explained
+    plt.close(fig)
 
 
 def test_static_explore_is_a_figure():
