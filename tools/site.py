@@ -4,23 +4,72 @@
 
 The pages need no Jupyter and no network: figures are embedded in the HTML (base64), links between notebooks point at
 the pages, MathJax comes from a local copy (`npm ci`), and a widget shows a note to open the notebook in JupyterLab.
+Questionnaire answers stay folded in closed `<details>` elements, as in JupyterLab (`fold_answers`).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import html
+import re
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from tools.offline_html import (NOTEBOOKS, ROOT, TEMPLATES, Chapter, copy_assets, course_map, is_executed,
                                 local_links, without_widgets)
 
 TITLE = "cnnlab — convolutional neural networks, hands on"
+
+# A questionnaire answer (or a model answer) written in a notebook as
+#     <details><summary>Answer</summary>
+#
+#     The answer, in **markdown**.
+#
+#     </details>
+DETAILS = re.compile(r"^(?P<indent>[ \t]*)<details(?:\s[^>]*)?>\s*<summary>(?P<summary>.*?)</summary>(?P<body>.*?)"
+                     r"</details>[ \t]*$", re.S | re.M)
+
+
+def fold_answers(source: str) -> str:
+    r"""Markdown whose `<details>` blocks are each one closed HTML block, their answer rendered inside them.
+
+    JupyterLab renders such a block as one collapsed element; nbconvert's markdown renderer ends a raw HTML block at
+    the first blank line, so on the site and the slides the answer fell out of its `<details>` and showed. Here the
+    answer's markdown is rendered first and the whole element written without blank lines (an author's `open` is
+    dropped: answers start collapsed).
+
+    >>> print(fold_answers("1. Why?\n   <details open><summary>Answer</summary>\n\n   Because *so*.\n\n   </details>\n"))
+    1. Why?
+       <details><summary>Answer</summary>
+       <p>Because <em>so</em>.</p>
+       </details>
+    <BLANKLINE>
+    """
+    def fold(m: re.Match) -> str:
+        indent = m.group("indent")
+        body = markdown2html_mistune(textwrap.dedent(m.group("body")).strip()).strip()
+        lines = [f"<details><summary>{m.group('summary')}</summary>",
+                 *(line if line.strip() else "<!---->" for line in body.splitlines()),  # a blank line would end it
+                 "</details>"]
+        return "\n".join(indent + line for line in lines)
+
+    return DETAILS.sub(fold, source)
+
+
+def fold_notebook_answers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of `nb` with `fold_answers` applied to every markdown cell."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "<details" in cell.source:
+            cell.source = fold_answers(cell.source)
+    return nb
 
 
 def exporter() -> HTMLExporter:
@@ -103,7 +152,7 @@ def build(out: Path, notebooks: Path = NOTEBOOKS, readme: Path = ROOT / "README.
         prev = built[i - 1] if i > 0 else None
         next_ = built[i + 1] if i + 1 < len(built) else None
         resources = {"metadata": {"name": name, "path": str(notebooks)}, "cnnlab_nav": nav(prev, next_)}
-        body, _ = exp.from_notebook_node(without_widgets(nbs[name]), resources=resources)
+        body, _ = exp.from_notebook_node(fold_notebook_answers(without_widgets(nbs[name])), resources=resources)
         (out / f"{name}.html").write_text(local_links(body, set(order)), encoding="utf-8")
     for name in order:
         if name not in nbs:  # links to it still lead somewhere

@@ -7,14 +7,16 @@
 `tag` stores one decision per cell: a `#`/`##` heading starts a slide, a `###`/`####` heading a sub-slide (below it),
 everything else continues the current one. An author's own "skip", "notes" or "fragment" is kept.
 `export` works on copies in memory: a long prose cell keeps its first paragraph on the slide and moves the rest into
-speaker notes (press `s` in the deck), a long code cell is cut at blank lines, and a (sub-)slide that would overflow
-the screen is continued on a new sub-slide. reveal.js, RequireJS, jQuery and MathJax come from `node_modules/`.
+speaker notes (press `s` in the deck), a long code cell is cut at blank lines, a questionnaire stays on the slides
+with its answers folded in closed `<details>`, and a (sub-)slide that would overflow the screen is continued on a new
+sub-slide. reveal.js, RequireJS, jQuery and MathJax come from `node_modules/`.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -23,6 +25,7 @@ import nbformat
 from nbconvert import SlidesExporter
 
 from tools.offline_html import NOTEBOOKS, ROOT, TEMPLATES, copy_assets, is_executed, local_links, without_widgets
+from tools.site import DETAILS, fold_notebook_answers
 
 KEEP = {"skip", "notes", "fragment"}  # set by an author by hand: `tag` leaves these alone
 MAX_LINES = 22  # what fits on one 960x700 slide, in lines of text; a figure counts FIGURE_LINES
@@ -84,11 +87,21 @@ def text_lines(text: str) -> int:
     return sum(max(1, -(-len(line) // TEXT_WIDTH)) for line in text.splitlines())
 
 
+def visible(source: str) -> str:
+    r"""`source` as it first shows: each `<details>` folded to its one summary line (the answer is hidden).
+
+    >>> visible("1. Why?\n   <details><summary>Answer</summary>\n\n   Because.\n\n   </details>")
+    '1. Why?\n   <details><summary>Answer</summary></details>'
+    """
+    return DETAILS.sub(lambda m: f"{m.group('indent')}<details><summary>{m.group('summary')}</summary></details>",
+                       source)
+
+
 def cost(cell: nbformat.NotebookNode) -> int:
     """Roughly how many lines of a slide a cell fills: its source, its text outputs (capped), its figures."""
     if cell.metadata.get("slideshow", {}).get("slide_type") in {"notes", "skip"}:
         return 0
-    total = text_lines(cell.source) + (1 if cell.cell_type == "code" else 0)
+    total = text_lines(visible(cell.source)) + (1 if cell.cell_type == "code" else 0)
     for out in cell.get("outputs", []):
         data = out.get("data", {})
         if any(k.startswith("image/") for k in data):
@@ -124,6 +137,54 @@ def split_prose(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     return [shown, notes]
 
 
+ITEM = re.compile(r"^\d+\. ", re.M)  # an item of a numbered list, at the start of a line
+ITEM_SPACING = 2  # lines of margin around a question and its folded answer (a loose list: each line a paragraph)
+
+
+def split_questions(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    r"""A questionnaire (a numbered list whose answers sit in `<details>`) -> slide-sized pieces, answers kept folded.
+
+    Prose is moved to speaker notes (`split_prose`), but the questions are the slide: they stay on it, and a list too
+    long for one slide continues on sub-slides, numbered on ("7." starts the second piece's list at 7).
+
+    >>> text = "## Questionnaire\n\nAnswer first.\n\n" + "".join(
+    ...     f"{i}. Question {i}?\n   <details><summary>Answer</summary>\n\n   A{i}.\n\n   </details>\n\n"
+    ...     for i in range(1, 13))
+    >>> pieces = split_questions(nbformat.v4.new_markdown_cell(text))
+    >>> [(c.metadata["slideshow"]["slide_type"], c.source.count("<details>")) for c in pieces]
+    [('-', 4), ('subslide', 5), ('subslide', 3)]
+    >>> pieces[1].source.splitlines()[:3]
+    ['**Questionnaire (continued)**', '', '5. Question 5?']
+    """
+    starts = [m.start() for m in ITEM.finditer(cell.source)]
+    if cell.cell_type != "markdown" or "<details" not in cell.source or not starts:
+        return [cell]
+    preamble = cell.source[:starts[0]]
+    items = [cell.source[a:b] for a, b in zip(starts, starts[1:] + [len(cell.source)])]
+    heading = next((line.lstrip("# ").strip() for line in preamble.splitlines() if line.startswith("#")), "")
+    continued = f"**{heading} (continued)**\n\n" if heading else ""
+    chunks, current, used = [], [], text_lines(visible(preamble))
+    for item in items:
+        need = text_lines(visible(item).strip()) + ITEM_SPACING
+        if current and used + need > MAX_LINES:
+            chunks.append(current)
+            current, used = [], text_lines(continued)
+        current.append(item)
+        used += need
+    chunks.append(current)
+    pieces = []
+    for i, chunk in enumerate(chunks):
+        piece = copy.deepcopy(cell)
+        piece.source = ((preamble if i == 0 else continued) + "".join(chunk)).rstrip() + "\n"
+        piece.metadata.setdefault("slideshow", {}).setdefault("slide_type", "-")
+        if i > 0:
+            piece.metadata["slideshow"]["slide_type"] = "subslide"
+            if "id" in cell:
+                piece.id = f"{cell.id}-q{i}"
+        pieces.append(piece)
+    return pieces
+
+
 def split_code(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """A code cell longer than MAX_CODE_LINES -> pieces cut at blank lines, the outputs on the last piece."""
     lines = cell.source.splitlines()
@@ -152,10 +213,14 @@ def split_code(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 
 def lay_out(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy ready to present: tagged, long prose moved to notes, long code split, overflowing slides continued."""
+    """A copy ready to present: tagged, long prose moved to notes, long code split, overflowing slides continued.
+
+    Questionnaires stay on the slides with their answers folded (`split_questions`, `tools.site.fold_answers`).
+    """
     nb = without_widgets(nb)
     tag(nb)
-    cells = [piece for cell in nb.cells for part in split_prose(cell) for piece in split_code(part)]
+    cells = [piece for cell in nb.cells for part in (split_questions(cell) if "<details" in cell.source
+                                                     else split_prose(cell)) for piece in split_code(part)]
     used = 0
     for cell in cells:
         kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
@@ -168,7 +233,7 @@ def lay_out(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         else:
             used += need
     nb.cells = cells
-    return nb
+    return fold_notebook_answers(nb)
 
 
 def exporter() -> SlidesExporter:
