@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnlab.explorer import SLIDER_RANGES
 from tools.offline_html import NOTEBOOKS, WIDGET_VIEW
 
 # The notebooks with ipywidgets, and the label of a slider in each that drives a figure or printed text.
@@ -45,10 +46,10 @@ def get(url: str, token: str | None = None) -> int:
 
 
 class Lab:
-    """A running JupyterLab server: its base URL, token, port and log file."""
+    """A running JupyterLab server: its base URL, token, port, log file and the folder it serves."""
 
-    def __init__(self, url: str, token: str, port: int, log: Path) -> None:
-        self.url, self.token, self.port, self.log = url, token, port, log
+    def __init__(self, url: str, token: str, port: int, log: Path, root: Path) -> None:
+        self.url, self.token, self.port, self.log, self.root = url, token, port, log, root
 
     def open_url(self, name: str) -> str:
         return f"{self.url}/lab/tree/{name}.ipynb?reset&token={self.token}"  # reset: no tabs left from the last test
@@ -91,7 +92,7 @@ def lab(tmp_path_factory, browser):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"jupyter lab did not answer in 60 s:\n{log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield Lab(url, token, port, log)
+        yield Lab(url, token, port, log, root)
     finally:
         proc.terminate()  # SIGTERM: the server shuts its kernels down and exits
         try:
@@ -247,3 +248,129 @@ def run_and_check(page, name: str) -> None:
     sizes = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert min(sizes) > 0, f"{sizes.count(0)} of {len(sizes)} output images are empty"
     assert page.log.external == [], f"JupyterLab asked for outside addresses: {page.log.external[:5]}"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A learner edits a worked example of notebook 02 and runs all cells (issue 18, part 5); the explorer fits the screen
+# (part 8); the questionnaire's answers start folded.
+# ---------------------------------------------------------------------------------------------------------------------
+EDIT_LINE = "map1_stride2 = conv2d_loops(image, filter1, stride=2)"  # 02's first worked example with a stride
+EDITED_LINE = EDIT_LINE.replace("stride=2", "stride=1")
+EDIT_RUN_TIMEOUT_S = 120  # 02 runs in ~15 s on one quiet core
+EXPLORER_MAX_PX = (900, 560)  # width, height: beside JupyterLab's chrome on a 1366x768 laptop screen
+
+# The explorer's widget: the output area whose widget has an "input size" slider; its box, its text, its picture.
+EXPLORER = """() => {
+  const label = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .widget-slider label')]
+    .find(l => l.textContent.trim() === 'input size');
+  const root = label.closest('.jp-OutputArea-output').querySelector(':scope > .jupyter-widgets');
+  const box = root.getBoundingClientRect();
+  const img = root.querySelector('img');
+  const shown = img && img.offsetParent !== null;
+  // textContent, not innerText: JupyterLab skips rendering cells off screen, and innerText is empty there
+  return {width: box.width, height: box.height, text: root.querySelector('.widget-html-content').textContent,
+          image: shown ? img.src.length + ':' + img.src.slice(-80) : null,
+          loaded: shown ? img.complete && img.naturalWidth > 0 : null};
+}"""
+
+
+def explorer_slider(panel, label: str):
+    return panel.locator(".widget-slider").filter(has=panel.page.locator("label", has_text=label)).first
+
+
+def explorer_when(page, ready, timeout_s: float = 30) -> dict:
+    """The explorer's state once `ready(state)` holds (polled every 0.2 s), or a test failure after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = page.evaluate(EXPLORER)
+        if ready(state):
+            return state
+        if time.monotonic() > deadline:
+            pytest.fail(f"the explorer did not update within {timeout_s:.0f} s: {state}")
+        page.wait_for_timeout(200)
+
+
+def press_and_wait(page, panel, label: str, key: str, before: dict) -> dict:
+    """Press `key` on the explorer's `label` slider, as a learner would; its state once its text and picture update."""
+    handle = explorer_slider(panel, label).locator(".noUi-handle").first
+    handle.focus()
+    handle.press(key)
+    return explorer_when(page, lambda e: e["text"] != before["text"] and (e["image"] is None or e["loaded"]))
+
+
+def test_edited_worked_example_runs_to_the_end_and_explorer_fits(page, lab):
+    """Change the first worked example's stride 2 -> 1 in the cell editor, Run All Cells: the notebook reaches its last
+    cell with no traceback, the edited cell says what differs from the lecture, the questionnaire's answers are folded,
+    and the explorer (at the lecture's setting, at exercise 02.1's 64x64 and at an invalid one) fits the screen."""
+    name = "02_conv_arithmetic_edited"
+    shutil.copy(NOTEBOOKS / "02_conv_arithmetic.ipynb", lab.root / f"{name}.ipynb")  # a copy: the learner's own
+    page.set_default_timeout(60_000)
+    page.goto(lab.open_url(name))
+    page.wait_for_function(NOTEBOOK_READY, arg=name, timeout=90_000)
+    panel = page.locator(".jp-NotebookPanel:visible")
+    try:
+        menu(page, "Edit", "Clear Outputs of All Cells")
+        # the learner's edit, typed into the cell: go to the start of the line, step to the stride's digit, replace it
+        line = panel.locator(".jp-CodeCell .cm-line", has_text=EDIT_LINE).first
+        line.scroll_into_view_if_needed()
+        line.click()
+        page.keyboard.press("Home")
+        for _ in range(EDIT_LINE.index("stride=2") + len("stride=")):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Delete")
+        page.keyboard.type("1")
+        page.keyboard.press("Escape")  # leave the editor (command mode), as before using the menu
+        sources = [c["source"] for c in page.evaluate(CELLS)]
+        assert any(EDITED_LINE in src for src in sources), "the edit did not reach the notebook's cell"
+        assert not any(EDIT_LINE in src for src in sources)
+
+        started = time.monotonic()
+        menu(page, "Run", "Run All Cells")
+        page.wait_for_function(ALL_RUN, timeout=EDIT_RUN_TIMEOUT_S * 1000, polling=500)
+        print(f"{name}: all cells ran in JupyterLab in {time.monotonic() - started:.0f} s after the edit")
+
+        cells = [c for c in page.evaluate(CELLS) if c["source"].strip()]
+        counts = [c["count"] for c in cells]
+        errors = [(c["source"][:60], o.get("ename"), o.get("evalue")) for c in cells for o in c["outputs"]
+                  if o["output_type"] == "error"]
+        assert errors == [], f"the edited notebook stopped with: {errors}"
+        assert None not in counts and counts[-1] == max(counts) == len(cells), \
+            f"not every cell ran, or not in order: {counts}"
+        text = ["".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+                for c in cells for o in c["outputs"]]
+        assert not [t for t in text if "Traceback" in t], "an output shows a traceback"
+        edited = next(c for c in cells if EDITED_LINE in c["source"])
+        said = "".join("".join(o.get("text", "")) for o in edited["outputs"])
+        assert "in the lecture's example, which used filter 1 and stride 2" in said and \
+            "If you changed a setting above, that is expected." in said, said
+        assert "the same as in the lecture's example" not in said
+
+        # the questionnaire's answers start folded in JupyterLab too
+        details = panel.locator(".jp-RenderedMarkdown details")
+        assert details.count() >= 8
+        assert details.evaluate_all("ds => ds.filter(d => d.open).length") == 0
+        first = details.first
+        first.scroll_into_view_if_needed()
+        answer = first.locator("p").first
+        assert not answer.is_visible(), "an answer is visible before its 'Answer' is clicked"
+        first.locator("summary").click()
+        assert answer.is_visible(), "clicking 'Answer' should show the answer"
+
+        # the explorer fits a 1366x768 screen beside its sliders, at every setting a learner reaches
+        explorer_slider(panel, "input size").scroll_into_view_if_needed()
+        seen = {"lecture": explorer_when(page, lambda e: bool(e["image"] and e["loaded"] and "agrees" in e["text"]))}
+        biggest = SLIDER_RANGES["input_size"][1]  # 64: exercise 02.1's input
+        seen["64x64"] = press_and_wait(page, panel, "input size", "End", seen["lecture"])
+        assert explorer_slider(panel, "input size").locator(".widget-readout").inner_text().strip() == str(biggest)
+        seen["invalid"] = press_and_wait(page, panel, "input size", "Home", seen["64x64"])  # 1x1, kernel 3, pad 1
+        seen["invalid"] = press_and_wait(page, panel, "padding", "Home", seen["invalid"])  # ... no padding: too small
+        for what, state in seen.items():
+            print(f"explorer at {what}: {state['width']:.0f} x {state['height']:.0f} px")
+            assert state["width"] <= EXPLORER_MAX_PX[0] and state["height"] <= EXPLORER_MAX_PX[1], (what, state)
+        assert seen["64x64"]["loaded"] and f"on a {biggest}x{biggest} input" in seen["64x64"]["text"], seen["64x64"]
+        assert seen["invalid"]["image"] is None, "an invalid setting should hide the picture (no broken image)"
+        message = seen["invalid"]["text"].strip()
+        assert message.startswith("This setting does not fit: ") and "To fix it, " in message, message
+        assert "\n" not in message and "Traceback" not in message, message
+    finally:  # free the kernel's memory and CPU for the next test
+        page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
