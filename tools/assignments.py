@@ -1,109 +1,122 @@
-"""Graded assignments: build student notebooks and autograders with otter-grader, grade submissions into a CSV.
+"""Graded assignments: build the student notebooks, grade submissions in a sandbox the submission cannot fool.
 
-One source of truth: each `assignments/NAME.ipynb` is a solution notebook in otter-grader's format (questions,
-solutions between `# BEGIN SOLUTION` / `# END SOLUTION`, public and hidden test cases with points).
+Each assignment is two files in `assignments/`:
 
-    python -m tools.assignments build                      # assignments/*.ipynb -> dist/NAME/{student,autograder}
-    python -m tools.assignments grade SUBMISSIONS          # SUBMISSIONS/*.ipynb -> dist/NAME_scores.csv
+* `NAME.ipynb`, the solution notebook: prompts, solutions between `# BEGIN SOLUTION` / `# END SOLUTION` lines
+  (or single lines ending in `# SOLUTION`) and public checks, plain `assert`s the student runs in `make lab`;
+* `NAME_tests.py`, the grader's test cases (`CASES`, a list of `Case`): each has points, inputs, a *probe* (a
+  self-contained function run in the student's process: it calls the student's code on the inputs and returns
+  numbers or text) and a *check* (run here, in the grader: it compares what the probe returned with the expected
+  values, computed here with PyTorch as the oracle, and raises AssertionError when they differ).
 
-`build` runs otter assign (student notebook without solutions or hidden tests; autograder zip with all tests),
-then grades the reference solution and fails unless it earns full marks. `grade` runs otter run (no Docker) on
-each submission, in a fresh kernel, with time limits per test case, per cell and per submission, and a guard that
-stops the submission from opening the hidden test files. Otter runs the tests in the student's own kernel, so the
-guard is a lock on the door, not a sandbox: a determined student could still tamper with the grader from inside.
-Grade on a machine that holds nothing else of value, and read the `notes` column.
+    python -m tools.assignments build                  # -> dist/NAME/student/NAME.ipynb, then grade the reference
+    python -m tools.assignments grade SUBMISSIONS      # -> dist/NAME_scores.csv, NAME_feedback.csv, NAME_canvas.csv
 
-otter-grader is an optional dependency (the `instructor` group): this module imports it only inside functions.
-Instructor tooling, so it lives in tools/, not in the `cnnlab` package students import; run it from the repository
-root (SOURCE_DIR and DIST_DIR are relative to the working directory).
+Grading one submission (see tools/sandbox.py for what isolates the child):
+1. the submission's code cells, the probes' source and the inputs (`.npz`) go into a fresh box folder: no tests,
+   no solutions, no expected values;
+2. a child Python runs the cells, then each probe, under time and memory limits, without network, as `nobody`, with
+   the course read-only and the assignments, built files, tests and submissions hidden; it writes `.npz` files of
+   numbers or text and a JSON status (the first line of each error), nothing else;
+3. this process reads them back with `allow_pickle=False`, never imports or unpickles anything from the child,
+   runs the checks and decides every point. The child's printed output is never read.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import ast
 import csv
-import io
+import importlib.util
+import inspect
+import json
 import os
+import re
+import secrets
 import shutil
-import signal
 import sys
 import tempfile
-import threading
-import warnings
-import zipfile
+import textwrap
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from tools import sandbox
+
 __all__ = [
-    "BLOCKED_MARKER", "CASE_TIMEOUT_S", "CELL_TIMEOUT_S", "DIST_DIR", "GUARD_CELL", "SOURCE_DIR",
-    "SUBMISSION_TIMEOUT_S", "Result", "assignment_name", "assignment_sources", "autograder_zip", "build",
-    "build_one", "find_submissions", "grade", "grade_submission", "guarded_copy", "main", "question_points",
-    "write_csv",
+    "CASE_TIMEOUT_S", "CELL_TIMEOUT_S", "DIST_DIR", "MEMORY_BYTES", "ROOT", "SOURCE_DIR", "SUBMISSION_TIMEOUT_S",
+    "Case", "Lost", "Result", "assignment_sources", "build", "build_one", "find_submissions", "grade",
+    "grade_submission", "load_cases", "main", "question_points", "student_version", "write_csv",
 ]
 
+ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIR = Path("assignments")
 DIST_DIR = Path("dist")
-CASE_TIMEOUT_S = 20  # one test case (the grader's tests call the student's functions)
-CELL_TIMEOUT_S = 120  # one cell of the submission (a cell `grader.check("qN")` runs qN's test cases)
-SUBMISSION_TIMEOUT_S = 600  # one whole submission, kernel start included
-BLOCKED_MARKER = "cnnlab-grader: blocked access to the hidden tests"
+CASE_TIMEOUT_S = 20  # one test case (its probe calls the student's functions)
+CELL_TIMEOUT_S = 120  # one code cell of the submission
+SUBMISSION_TIMEOUT_S = 600  # one whole submission, Python start included
+MEMORY_BYTES = 6 << 30  # address space of the child: torch alone reserves ~4 GiB
+MAX_OUTPUT_BYTES = 64 << 20  # one case's .npz, read back by the grader
+PLAIN_KINDS = "biufcU"  # what the grader accepts back: bool, ints, floats, complex, text
 
-# The first cell of every graded submission; it runs right after otter's own set-up cell.
-# 1. An audit hook (PEP 578: Python code cannot remove it) refuses to open, list, move or delete anything in
-#    ./tests unless otter's own code is on the call stack; each refusal is printed with BLOCKED_MARKER.
-# 2. Each test case gets @CASE_TIMEOUT@ seconds (SIGALRM): a student function that never returns fails the test
-#    case that called it instead of stalling the whole grading run.
-GUARD_CELL = '''\
-def _cnnlab_guard(case_timeout):
-    import os, signal, sys
-    from otter.test_files.exception_test import test_case
-    tests, busy = os.path.realpath("tests"), [False]
-    def from_otter():
-        f = sys._getframe(2)
-        while f is not None:
-            name = f.f_globals.get("__name__") or ""
-            if name == "otter" or name.startswith("otter."):
-                return True
-            f = f.f_back
-        return False
-    def touches_tests(args):
-        for a in args:
-            if isinstance(a, (str, bytes, os.PathLike)):
-                try:
-                    p = os.path.realpath(os.fsdecode(a))
-                except (TypeError, ValueError):
-                    continue
-                if p == tests or p.startswith(tests + os.sep):
-                    return True
-        return False
-    def hook(event, args):
-        if busy[0] or event not in ("open", "os.listdir", "os.scandir", "os.remove", "os.rename",
-                                    "os.rmdir", "os.truncate", "shutil.rmtree", "shutil.copyfile"):
-            return
-        busy[0] = True
-        try:
-            if touches_tests(args) and not from_otter():
-                print(@MARKER@ + " (" + event + ")", file=sys.stderr)
-                raise PermissionError("the hidden tests are not readable during grading")
-        finally:
-            busy[0] = False
-    sys.addaudithook(hook)
-    call = test_case.call_func
-    def out_of_time(signum, frame):
-        raise TimeoutError(f"the test case ran over its {case_timeout} s")
-    def call_with_limit(self, env):
-        previous = signal.signal(signal.SIGALRM, out_of_time)
-        signal.alarm(case_timeout)
-        try:
-            return call(self, env)
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
-    test_case.call_func = call_with_limit
-_cnnlab_guard(@CASE_TIMEOUT@)
-del _cnnlab_guard
-'''.replace("@MARKER@", repr(BLOCKED_MARKER))
+
+# ------------------------------------------------------------------------------------------------------ cases
+
+
+@dataclass(frozen=True)
+class Case:
+    """One graded test case: `probe(ns, inputs)` runs with the student's code, `check(out, inputs)` here."""
+
+    question: str
+    name: str
+    points: float
+    probe: Callable  # self-contained (imports inside): only its source reaches the child
+    check: Callable  # raises AssertionError with a message for the student when the answer is wrong
+    inputs: dict = field(default_factory=dict)  # name -> numpy array or number; sent to the child
+    hidden: bool = True
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"q\d+", str(self.question)):
+            raise ValueError(f"Case.question must look like 'q1', got {self.question!r}")
+        if not re.fullmatch(r"[A-Za-z_]\w*", str(self.name)):
+            raise ValueError(f"Case.name must be an identifier, got {self.name!r}")
+        if isinstance(self.points, bool) or not isinstance(self.points, (int, float)) or self.points <= 0:
+            raise ValueError(f"Case.points must be a positive number, got {self.points!r}")
+        for key, value in self.inputs.items():
+            if np.asarray(value).dtype.kind not in PLAIN_KINDS:
+                raise ValueError(f"input {key!r} of {self.id} must be numbers or text, got {type(value).__name__}")
+
+    @property
+    def id(self) -> str:
+        return f"{self.question}_{self.name}"
+
+
+def load_cases(name: str, source_dir: Path = SOURCE_DIR) -> list[Case]:
+    """The `CASES` of `source_dir/NAME_tests.py` (instructor code: imported here, never shown to the child)."""
+    path = Path(source_dir) / f"{name}_tests.py"
+    if not path.is_file():
+        raise ValueError(f"no grader tests for {name}: expected {path}")
+    spec = importlib.util.spec_from_file_location(f"_cnnlab_tests_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cases = list(getattr(module, "CASES", []))
+    if not cases or not all(isinstance(c, Case) for c in cases):
+        raise ValueError(f"{path} must define CASES, a non-empty list of tools.assignments.Case")
+    ids = [c.id for c in cases]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{path}: two cases share a name: {sorted(i for i in ids if ids.count(i) > 1)}")
+    return cases
+
+
+def question_points(cases: list[Case]) -> dict[str, float]:
+    """Points possible per question, in the order the questions first appear."""
+    points: dict[str, float] = {}
+    for case in cases:
+        points[case.question] = points.get(case.question, 0.0) + float(case.points)
+    return points
 
 
 # ------------------------------------------------------------------------------------------------------ build
@@ -117,47 +130,75 @@ def assignment_sources(source_dir: Path = SOURCE_DIR) -> list[Path]:
     return sources
 
 
-def autograder_zip(assignment_dir: Path) -> Path:
-    """The autograder zip that `otter assign` wrote into `assignment_dir`/autograder."""
-    zips = sorted((Path(assignment_dir) / "autograder").glob("*-autograder_*.zip"))
-    if len(zips) != 1:
-        raise ValueError(f"expected one autograder zip in {assignment_dir}/autograder, found {len(zips)}; "
-                         "run `python -m tools.assignments build` again")
-    return zips[0]
+def _strip_solutions(source: str) -> str:
+    """Code with its solutions replaced by `...`: BEGIN/END SOLUTION blocks, and lines ending in `# SOLUTION`."""
+    out, inside = [], False
+    for line in source.splitlines():
+        text, indent = line.strip(), line[: len(line) - len(line.lstrip())]
+        if text == "# BEGIN SOLUTION":
+            inside = True
+            out.append(f"{indent}...  # your code here")
+        elif text == "# END SOLUTION":
+            inside = False
+        elif inside:
+            continue
+        elif text.endswith("# SOLUTION"):
+            assign = re.match(r"(\s*[\w\[\]\"'.]+\s*=)[^=]", line)
+            out.append(f"{assign.group(1)} ..." if assign else f"{indent}...  # your code here")
+        else:
+            out.append(line)
+    if inside:
+        raise ValueError("a `# BEGIN SOLUTION` without its `# END SOLUTION`")
+    return "\n".join(out)
+
+
+def student_version(solution: dict) -> dict:
+    """The notebook students get (a JSON dict): solutions stripped, outputs and execution counts cleared."""
+    nb = json.loads(json.dumps(solution))
+    for cell in nb["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code":
+            cell["source"], cell["outputs"], cell["execution_count"] = _strip_solutions(source), [], None
+        elif "SOLUTION" in source and ("# BEGIN SOLUTION" in source or "# END SOLUTION" in source):
+            raise ValueError(f"solution markers outside a code cell: {source[:60]!r}")
+    return nb
+
+
+def _write_notebook(nb: dict, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return path
 
 
 def build_one(source: Path, dist: Path = DIST_DIR) -> Path:
-    """Run otter assign on one solution notebook; returns dist/NAME (student/ and autograder/ inside)."""
-    out = Path(dist) / Path(source).stem
+    """dist/NAME/student/NAME.ipynb from assignments/NAME.ipynb (its grader tests must load too); returns dist/NAME."""
+    source = Path(source)
+    load_cases(source.stem, source.parent)  # a broken tests file fails the build, not the first grading
+    out = Path(dist) / source.stem
     if out.exists():
         shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from otter.assign import main as otter_assign
-
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            otter_assign(str(Path(source).resolve()), str(out.resolve()), no_pdfs=True)
-    except Exception as e:  # otter's own format errors, with the cell they are about
-        raise RuntimeError(f"otter assign failed on {source}: {type(e).__name__}: {e}") from e
-    autograder_zip(out)  # exactly one
+    _write_notebook(student_version(json.loads(source.read_text())), out / "student" / source.name)
     return out
 
 
-def build(source_dir: Path = SOURCE_DIR, dist: Path = DIST_DIR, check: bool = True, *,
-          case_timeout: int = CASE_TIMEOUT_S, cell_timeout: int = CELL_TIMEOUT_S,
-          timeout: int = SUBMISSION_TIMEOUT_S) -> list[Path]:
-    """Build every assignment; with `check`, grade each reference solution and fail unless it earns full marks."""
+def build(source_dir: Path = SOURCE_DIR, dist: Path = DIST_DIR, check: bool = True, **limits) -> list[Path]:
+    """Build every assignment; with `check`, grade the reference (must be full marks) and the blank (must be 0)."""
     outs = []
     for source in assignment_sources(source_dir):
         out = build_one(source, dist)
         if check:
-            solution = out / "autograder" / source.name
-            result = grade_submission(solution, autograder_zip(out), case_timeout=case_timeout,
-                                      cell_timeout=cell_timeout, timeout=timeout)
-            if result.total != result.possible:
-                raise RuntimeError(f"the reference solution of {source.stem} scores {result.total}/"
-                                   f"{result.possible} ({result.status}; {result.notes})")
+            blank = out / "student" / source.name
+            ref = grade_submission(source, source.stem, "reference", source_dir=source_dir, dist=dist, **limits)
+            empty = grade_submission(blank, source.stem, "blank", source_dir=source_dir, dist=dist, **limits)
+            print(f"{source.stem}: reference solution {ref.total:g}/{ref.possible:g} ({ref.seconds:.1f} s), "
+                  f"blank student notebook {empty.total:g}/{empty.possible:g} ({empty.seconds:.1f} s)")
+            if ref.total != ref.possible or ref.status != "graded":
+                lost = "; ".join(f"{x.question} {x.test}: {x.error}" for x in ref.lost)
+                raise RuntimeError(f"the reference solution of {source.stem} scores {ref.total:g}/{ref.possible:g}"
+                                   f" ({ref.status}; {lost or ref.notes})")
+            if empty.total != 0:
+                raise RuntimeError(f"the blank notebook of {source.stem} scores {empty.total:g}: a test passes "
+                                   f"without an answer ({', '.join(sorted(q for q, s in empty.scores.items() if s))})")
         outs.append(out)
     return outs
 
@@ -165,16 +206,28 @@ def build(source_dir: Path = SOURCE_DIR, dist: Path = DIST_DIR, check: bool = Tr
 # ------------------------------------------------------------------------------------------------------ grade
 
 
+@dataclass(frozen=True)
+class Lost:
+    """Points lost on one test case, with the first line of what went wrong."""
+
+    question: str
+    test: str
+    points: float
+    error: str
+
+
 @dataclass
 class Result:
-    """One graded submission: points per question, total, possible, status and notes for the instructor."""
+    """One graded submission: points per question, what was lost and why, status and notes for the instructor."""
 
     student: str
     assignment: str
     scores: dict[str, float] = field(default_factory=dict)
     possible_by_question: dict[str, float] = field(default_factory=dict)
+    lost: list[Lost] = field(default_factory=list)
     status: str = "graded"  # graded | timeout | grader-error
     notes: str = ""
+    seconds: float = 0.0
 
     @property
     def total(self) -> float:
@@ -185,141 +238,190 @@ class Result:
         return sum(self.possible_by_question.values())
 
 
-def assignment_name(ag_zip: Path) -> str:
-    """The assignment's name, from its autograder zip's file name (NAME-autograder_TIMESTAMP.zip).
+def _first_line(text: str, limit: int = 300) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    line = lines[0] if lines else "failed"
+    return "".join(ch if ch.isprintable() else "?" for ch in line)[:limit]
 
-    >>> assignment_name(Path("dist/hw1/autograder/hw1-autograder_2026_11_23T06_41_58_657454.zip"))
-    'hw1'
+
+def _code_cells(submission: Path) -> list[str]:
+    """The code cells of a notebook, read as JSON: nothing of the submission is executed or imported here."""
+    nb = json.loads(Path(submission).read_text(encoding="utf-8"))
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ValueError("not a Jupyter notebook (no list of cells)")
+    cells = []
+    for cell in nb["cells"]:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else source
+            if not isinstance(source, str):
+                raise ValueError("a code cell whose source is not text")
+            cells.append(source)
+    return cells
+
+
+def _hidden_paths(source_dir: Path, dist: Path, submission: Path) -> list[Path]:
+    """What the child must not see: tests, solutions, built files, the repository's history and tests, submissions."""
+    return [Path(source_dir), Path(dist), ROOT / "assignments", ROOT / "tests", ROOT / ".git", ROOT / "dist",
+            Path(submission).resolve().parent]
+
+
+def _read_status(path: Path) -> dict:
+    """The child's JSON status, validated: {"cells": [str|None], "cases": {id: str|None}}; empty if unusable."""
+    try:
+        if path.stat().st_size > 1 << 20:
+            return {"cells": [], "cases": {}, "running": None}
+        status = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"cells": [], "cases": {}, "running": None}
+    cells = status.get("cells") if isinstance(status, dict) else None
+    cases = status.get("cases") if isinstance(status, dict) else None
+    running = status.get("running") if isinstance(status, dict) else None
+    return {"cells": [c for c in cells if c is None or isinstance(c, str)] if isinstance(cells, list) else [],
+            "cases": {k: v for k, v in cases.items() if isinstance(k, str) and (v is None or isinstance(v, str))}
+            if isinstance(cases, dict) else {},
+            "running": running if isinstance(running, str) else None}
+
+
+def _read_output(path: Path) -> dict[str, np.ndarray]:
+    """One case's outputs: an .npz of plain arrays, loaded without pickle; ValueError otherwise."""
+    if not path.is_file() or path.is_symlink():
+        raise ValueError("returned nothing")
+    if path.stat().st_size > MAX_OUTPUT_BYTES:
+        raise ValueError(f"returned more than {MAX_OUTPUT_BYTES >> 20} MiB")
+    with np.load(path, allow_pickle=False) as data:
+        out = {key: data[key] for key in data.files}
+    for key, value in out.items():
+        if value.dtype.kind not in PLAIN_KINDS:
+            raise ValueError(f"returned {key} of dtype {value.dtype}, not numbers or text")
+    return out
+
+
+STALL_GRACE_S = 5  # past its own time limit, a cell or case that ignored the interrupt is stopped from outside
+
+
+class _Watchdog:
+    """Stops the child when one cell or case runs `grace` seconds past its limit (it ignored the interrupt)."""
+
+    def __init__(self, status_path: Path, cell_timeout: int, case_timeout: int) -> None:
+        self.path, self.limits = status_path, {"cell": cell_timeout, "case": case_timeout}
+        self.running, self.since, self.stalled = None, time.monotonic(), None
+
+    def __call__(self) -> bool:
+        running = _read_status(self.path).get("running")
+        if running != self.running:
+            self.running, self.since = running, time.monotonic()
+            return False
+        kind = str(running).split(" ")[0]
+        if kind in self.limits and time.monotonic() - self.since > self.limits[kind] + STALL_GRACE_S:
+            self.stalled = running
+            return True
+        return False
+
+
+def _run_child(cells: list[str], cases: list[Case], hide: list[Path], case_timeout: int, cell_timeout: int,
+               timeout: int, memory_bytes: int) -> tuple[dict, dict[str, Path], sandbox.ChildRun, Path]:
+    """Run the submission and the probes in the sandbox; returns (status, output paths, last run, folder to delete).
+
+    A cell or probe that ignores its interrupt is stopped by a watchdog, and the submission runs again from the top
+    without it (it scores as an error), so what it did right elsewhere still counts; `timeout` bounds all runs.
     """
-    return Path(ag_zip).name.split("-autograder_")[0]
+    work = Path(tempfile.mkdtemp(prefix="cnnlab-grade-"))
+    os.chmod(work, 0o711)  # the child may pass through, not list: its box's name is random
+    job = {"cells": cells, "cases": [], "cell_timeout": int(cell_timeout), "case_timeout": int(case_timeout),
+           "skip_cells": {}, "skip_cases": {}}
+    inputs = {}
+    for case in cases:
+        if case.inputs:
+            inputs[case.id] = {k: np.asarray(v) for k, v in case.inputs.items()}
+        job["cases"].append({"id": case.id, "probe": textwrap.dedent(inspect.getsource(case.probe)),
+                             "function": case.probe.__name__,
+                             "inputs": f"inputs/{case.id}.npz" if case.inputs else None})
+    # Every module a probe imports is imported before the submission runs, outside any time limit: an import cut
+    # short by a probe's alarm leaves torch half-initialised, and the next probe that touches it crashes.
+    job["preload"] = sorted({alias.name if isinstance(node, ast.Import) else node.module
+                             for case in job["cases"] for node in ast.walk(ast.parse(case["probe"]))
+                             if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0)
+                             for alias in (node.names if isinstance(node, ast.Import) else [None])})
+    deadline = time.monotonic() + timeout
+    while True:
+        box = work / secrets.token_hex(8)
+        (box / "inputs").mkdir(parents=True)
+        (box / "out").mkdir()
+        (box / "tmp").mkdir()
+        shutil.copyfile(Path(__file__).with_name("grader_child.py"), box / "child.py")
+        mpl_cache = Path(os.environ.get("MPLCONFIGDIR", Path.home() / ".cache" / "matplotlib"))
+        for fontlist in mpl_cache.glob("fontlist-*.json"):  # saves the child rebuilding matplotlib's font list (~5 s)
+            shutil.copyfile(fontlist, box / "tmp" / fontlist.name)
+        for case_id, arrays in inputs.items():
+            np.savez(box / "inputs" / f"{case_id}.npz", **arrays)
+        (box / "job.json").write_text(json.dumps(job))
+        for path in [box, *box.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        left = deadline - time.monotonic()
+        limits = sandbox.Limits(cpu_s=max(1, int(left)), wall_s=max(1.0, left), memory_bytes=int(memory_bytes))
+        watchdog = _Watchdog(box / "out" / "status.json", cell_timeout, case_timeout)
+        run = sandbox.run_isolated([sys.executable, "-I", "child.py"], box, hide=hide, readonly=[ROOT],
+                                   limits=limits, log=work / "child.log", watch=watchdog)
+        status = _read_status(box / "out" / "status.json")
+        if not (run.stopped and watchdog.stalled) or deadline - time.monotonic() < 1:
+            break
+        kind, _, which = watchdog.stalled.partition(" ")
+        limit = cell_timeout if kind == "cell" else case_timeout
+        reason = f"TimeoutError: ran over its {limit} s limit and ignored the interrupt: stopped, then skipped"
+        job["skip_cells" if kind == "cell" else "skip_cases"][which] = reason
+        shutil.rmtree(box, ignore_errors=True)
+    outputs = {case.id: box / "out" / f"{case.id}.npz" for case in cases}
+    return status, outputs, run, work
 
 
-def question_points(ag_zip: Path) -> dict[str, float]:
-    """Points possible per question, read from the test files inside the autograder zip."""
-    from otter.test_files.exception_test import ExceptionTestFile
-
-    points = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        with zipfile.ZipFile(ag_zip) as zf:
-            zf.extractall(tmp)
-        for path in sorted(Path(tmp, "tests").glob("*.py")):
-            test_file = ExceptionTestFile.from_file(str(path))
-            points[test_file.name] = float(test_file.possible)
-    return points
-
-
-def guarded_copy(submission: Path, folder: Path, name: str, case_timeout: int = CASE_TIMEOUT_S) -> Path:
-    """Copy `submission` to `folder`/`name`.ipynb (the name its checks expect), guard cell first, outputs dropped."""
-    import nbformat
-
-    nb = nbformat.read(str(submission), as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    nb.cells.insert(0, nbformat.v4.new_code_cell(GUARD_CELL.replace("@CASE_TIMEOUT@", str(int(case_timeout)))))
-    path = Path(folder) / f"{name}.ipynb"
-    nbformat.write(nb, str(path))
-    return path
-
-
-def _notes(results) -> list[str]:
-    """What went wrong: cells that raised (or were cut off), test cases out of time, blocked reads of the tests.
-
-    Only counts: the messages of hidden test cases quote the tests, so none of their text leaves the grader.
-    """
-    errors = blocked = 0
-    for cell in results.notebook.cells if results.notebook is not None else []:
-        for out in cell.get("outputs", []):
-            errors += out.get("output_type") == "error"
-            blocked += str(out.get("text", "")).count(BLOCKED_MARKER)
-    slow = sum("TimeoutError: the test case ran over" in tcr.message
-               for test_file in results.results.values() for tcr in test_file.test_case_results)
+def grade_submission(submission: Path, assignment: str, student: str | None = None, *,
+                     source_dir: Path = SOURCE_DIR, dist: Path = DIST_DIR, case_timeout: int = CASE_TIMEOUT_S,
+                     cell_timeout: int = CELL_TIMEOUT_S, timeout: int = SUBMISSION_TIMEOUT_S,
+                     memory_bytes: int = MEMORY_BYTES, cases: list[Case] | None = None) -> Result:
+    """Grade one notebook; never raises for anything the submission does (that goes in status, lost and notes)."""
+    start = time.perf_counter()
+    submission = Path(submission)
+    cases = load_cases(assignment, source_dir) if cases is None else cases
+    possible = question_points(cases)
+    result = Result(student or submission.stem, assignment, {q: 0.0 for q in possible}, possible)
+    try:
+        cells = _code_cells(submission)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        result.status, result.notes = "grader-error", f"unreadable notebook: {_first_line(e, 200)}"
+        result.lost = [Lost(c.question, c.name, float(c.points), "the notebook could not be read") for c in cases]
+        result.seconds = time.perf_counter() - start
+        return result
+    hide = _hidden_paths(source_dir, dist, submission)
+    status, outputs, run, work = _run_child(cells, cases, hide, case_timeout, cell_timeout, timeout, memory_bytes)
+    try:
+        for case in cases:
+            error = status["cases"].get(case.id, "not run: the submission stopped before this test")
+            if error is None:
+                try:
+                    case.check(_read_output(outputs[case.id]), case.inputs)
+                except Exception as e:  # noqa: BLE001 - a failed check is a lost point, whatever it raised
+                    error = _first_line(f"{e}" if isinstance(e, AssertionError) and str(e) else
+                                        f"{type(e).__name__}: {e}")
+            if error is None:
+                result.scores[case.question] += float(case.points)
+            else:
+                result.lost.append(Lost(case.question, case.name, float(case.points), _first_line(error)))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     notes = []
-    if errors:
-        notes.append(f"{errors} cell(s) raised an error")
+    raised = [f"cell {i}: {e}" for i, e in enumerate(status["cells"]) if e]
+    if raised:
+        notes.append(f"{len(raised)} cell(s) raised an error (first: {_first_line(raised[0], 120)})")
+    slow = sum("ran over its" in x.error for x in result.lost)
     if slow:
         notes.append(f"{slow} test case(s) ran out of time")
-    if blocked:
-        notes.append(f"blocked {blocked} attempt(s) to open the hidden tests")
-    return notes
-
-
-class _CellLimits:
-    """Give otter's notebook executor a time limit per cell, and remember it so a watchdog can kill its kernel.
-
-    otter builds its own nbconvert ExecutePreprocessor with no time limit; we set one on every instance it creates
-    (nbclient interrupts a cell that runs over and goes on with the next one, as nbgrader does).
-    """
-
-    def __init__(self, cell_timeout: int) -> None:
-        self.cell_timeout, self.executors = cell_timeout, []
-
-    def __enter__(self) -> _CellLimits:
-        from nbconvert.preprocessors import ExecutePreprocessor
-
-        self.cls, self.init, limits = ExecutePreprocessor, ExecutePreprocessor.__init__, self
-
-        def init_with_limit(executor, *args, **kwargs):
-            limits.init(executor, *args, **kwargs)
-            executor.timeout, executor.interrupt_on_timeout = limits.cell_timeout, True
-            executor.extra_arguments = [*executor.extra_arguments, "--IPKernelApp.log_level=ERROR"]  # no TCP notice
-            limits.executors.append(executor)
-
-        ExecutePreprocessor.__init__ = init_with_limit
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.cls.__init__ = self.init
-
-    def kill_kernels(self) -> None:
-        """SIGKILL the process group of every kernel started so far (each kernel runs in its own session)."""
-        for executor in self.executors:
-            pgid = getattr(getattr(getattr(executor, "km", None), "provisioner", None), "pgid", None)
-            if pgid:
-                with contextlib.suppress(OSError):
-                    os.killpg(pgid, signal.SIGKILL)
-
-
-def _run_otter(submission: Path, ag_zip: Path, cell_timeout: int, case_timeout: int, timeout: int) -> dict:
-    """Grade one submission with otter run in this process (the student's code runs in a kernel process)."""
-    import otter.run
-
-    with tempfile.TemporaryDirectory() as tmp, _CellLimits(cell_timeout) as limits:
-        guarded = guarded_copy(submission, Path(tmp), assignment_name(ag_zip), case_timeout)
-        watchdog = threading.Timer(timeout, limits.kill_kernels)
-        watchdog.start()
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # otter's summary table
-                warnings.simplefilter("ignore")
-                results = otter.run.main(str(guarded), autograder=str(ag_zip), output_dir=None, no_logo=True)
-        except Exception as e:
-            if not watchdog.is_alive():  # it fired: the kernel was killed
-                return {"status": "timeout", "scores": {}, "notes": [f"stopped after {timeout} s"]}
-            return {"status": "grader-error", "scores": {}, "notes": [f"{type(e).__name__}: {str(e)[:200]}"]}
-        finally:
-            watchdog.cancel()
-    notes = _notes(results)
-    if results.catastrophic_error is not None:
-        notes.append(f"the tests did not finish: {type(results.catastrophic_error).__name__}")
-        return {"status": "graded", "scores": {}, "notes": notes}
-    return {"status": "graded", "scores": {q: float(results.get_score(q)) for q in results.test_files}, "notes": notes}
-
-
-def grade_submission(submission: Path, ag_zip: Path, student: str | None = None, *,
-                     case_timeout: int = CASE_TIMEOUT_S, cell_timeout: int = CELL_TIMEOUT_S,
-                     timeout: int = SUBMISSION_TIMEOUT_S) -> Result:
-    """Grade one notebook; never raises for anything the submission does (that goes in status and notes)."""
-    submission, ag_zip = Path(submission), Path(ag_zip)
-    possible = question_points(ag_zip)
-    result = Result(student or submission.stem, assignment_name(ag_zip), {q: 0.0 for q in possible}, possible)
-    try:
-        report = _run_otter(submission, ag_zip, cell_timeout, case_timeout, timeout)
-    except Exception as e:  # an unreadable notebook, say
-        report = {"status": "grader-error", "scores": {}, "notes": [f"{type(e).__name__}: {str(e)[:200]}"]}
-    for q, score in report["scores"].items():
-        if q in result.scores:
-            result.scores[q] = min(score, possible[q])
-    result.status, result.notes = report["status"], "; ".join(report["notes"])
+    if run.timed_out:
+        result.status = "timeout"
+        notes.append(f"stopped after {timeout} s")
+    elif run.returncode != 0:
+        notes.append(f"the submission's process ended with code {run.returncode}")
+    result.notes, result.seconds = "; ".join(notes), time.perf_counter() - start
     return result
 
 
@@ -339,40 +441,66 @@ def find_submissions(folder: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def write_csv(results: list[Result], path: Path) -> Path:
-    """One row per submission: student, assignment, one column per question, total, possible, status, notes."""
-    questions = sorted({q for r in results for q in r.possible_by_question})
+def write_csv(results: list[Result], path: Path) -> tuple[Path, Path, Path]:
+    """Three CSVs: PATH (points per question), PATH's *_feedback.csv (each lost test), *_canvas.csv (gradebook)."""
+    questions = list(dict.fromkeys(q for r in results for q in r.possible_by_question))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "assignment", *questions, "total", "possible", "status", "notes"])
+        writer.writerow(["student", "assignment", *questions, "total", "possible", "status", "notes", "seconds"])
         for r in results:
             cells = [f"{r.scores[q]:g}" if q in r.scores else "" for q in questions]
-            writer.writerow([r.student, r.assignment, *cells, f"{r.total:g}", f"{r.possible:g}", r.status, r.notes])
-    return path
+            writer.writerow([r.student, r.assignment, *cells, f"{r.total:g}", f"{r.possible:g}", r.status, r.notes,
+                             f"{r.seconds:.1f}"])
+    feedback = path.with_name(path.stem.removesuffix("_scores") + "_feedback.csv")
+    with open(feedback, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "question", "test", "points_lost", "error"])
+        for r in results:
+            for x in r.lost:
+                writer.writerow([r.student, x.question, x.test, f"{x.points:g}", x.error])
+    # Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then one column per assignment;
+    # rows are matched on SIS Login ID here (the submission's folder or file name), Canvas ignores the empty ones.
+    canvas = path.with_name(path.stem.removesuffix("_scores") + "_canvas.csv")
+    with open(canvas, "w", newline="") as f:
+        writer = csv.writer(f)
+        names = list(dict.fromkeys(r.assignment for r in results))
+        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *names])
+        writer.writerow(["    Points Possible", "", "", "", "",
+                         *[f"{next(r.possible for r in results if r.assignment == n):g}" for n in names]])
+        for r in results:
+            writer.writerow([r.student, "", "", r.student, "",
+                             *[f"{r.total:g}" if n == r.assignment else "" for n in names]])
+    return path, feedback, canvas
 
 
 def grade(submissions: Path, assignment: str | None = None, dist: Path = DIST_DIR, out: Path | None = None, *,
-          case_timeout: int = CASE_TIMEOUT_S, cell_timeout: int = CELL_TIMEOUT_S,
-          timeout: int = SUBMISSION_TIMEOUT_S) -> Path:
-    """Grade every notebook in `submissions` against one built assignment; writes and returns the CSV path."""
-    built = sorted(p.parent.parent for p in Path(dist).glob("*/autograder/*-autograder_*.zip"))
+          source_dir: Path = SOURCE_DIR, **limits) -> Path:
+    """Grade every notebook in `submissions` against one assignment; writes the CSVs, returns the scores CSV."""
+    names = [p.stem for p in assignment_sources(source_dir)]
     if assignment is None:
-        if len(built) != 1:
-            raise ValueError(f"found {len(built)} built assignments in {dist}; name one with --assignment "
-                             f"({', '.join(p.name for p in built) or 'run build first'})")
-        assignment_dir = built[0]
-    else:
-        assignment_dir = Path(dist) / assignment
-    ag_zip = autograder_zip(assignment_dir)
+        if len(names) != 1:
+            raise ValueError(f"{len(names)} assignments in {source_dir}; name one with --assignment "
+                             f"({', '.join(names)})")
+        assignment = names[0]
+    elif assignment not in names:
+        raise ValueError(f"no assignment {assignment!r} in {source_dir}; choose one of {', '.join(names)}")
+    cases = load_cases(assignment, source_dir)
+    print(sandbox.isolation().describe())
     results = []
     for student, path in find_submissions(submissions):
-        r = grade_submission(path, ag_zip, student=student, case_timeout=case_timeout,
-                             cell_timeout=cell_timeout, timeout=timeout)
-        print(f"{student}: {r.total:g}/{r.possible:g} {r.status} {r.notes}".rstrip())
+        r = grade_submission(path, assignment, student, source_dir=source_dir, dist=dist, cases=cases, **limits)
+        per_question = " ".join(f"{q} {r.scores[q]:g}/{p:g}" for q, p in r.possible_by_question.items())
+        print(f"{student}: {r.total:g}/{r.possible:g} ({per_question}) {r.status} in {r.seconds:.1f} s")
+        for x in r.lost:
+            print(f"    {x.question} {x.test} -{x.points:g}: {x.error}")
+        if r.notes:
+            print(f"    notes: {r.notes}")
         results.append(r)
-    return write_csv(results, out or Path(dist) / f"{assignment_dir.name}_scores.csv")
+    scores, feedback, canvas = write_csv(results, out or Path(dist) / f"{assignment}_scores.csv")
+    print(f"scores: {scores}\nlost points: {feedback}\nCanvas gradebook import: {canvas}")
+    return scores
 
 
 # -------------------------------------------------------------------------------------------------------- CLI
@@ -382,16 +510,15 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: `build` and `grade` (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m tools.assignments", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="assignments/*.ipynb -> dist/NAME/student and dist/NAME/autograder")
-    b.add_argument("--source", type=Path, default=SOURCE_DIR)
-    b.add_argument("--dist", type=Path, default=DIST_DIR)
-    b.add_argument("--no-check", action="store_true", help="skip grading the reference solutions")
-    g = sub.add_parser("grade", help="a folder of submitted notebooks -> a CSV of scores")
+    b = sub.add_parser("build", help="assignments/*.ipynb -> dist/NAME/student, then grade reference and blank")
+    b.add_argument("--no-check", action="store_true", help="skip grading the reference and blank notebooks")
+    g = sub.add_parser("grade", help="a folder of submitted notebooks -> CSVs of scores, lost points, Canvas")
     g.add_argument("submissions", type=Path)
-    g.add_argument("--assignment", help="which built assignment (needed when dist/ holds several)")
-    g.add_argument("--dist", type=Path, default=DIST_DIR)
-    g.add_argument("--out", type=Path, help="CSV path (default dist/NAME_scores.csv)")
+    g.add_argument("--assignment", help="which assignment (needed when assignments/ holds several)")
+    g.add_argument("--out", type=Path, help="scores CSV path (default dist/NAME_scores.csv)")
     for p in (b, g):
+        p.add_argument("--source", type=Path, default=SOURCE_DIR)
+        p.add_argument("--dist", type=Path, default=DIST_DIR)
         p.add_argument("--case-timeout", type=int, default=CASE_TIMEOUT_S, help="seconds per test case")
         p.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT_S, help="seconds per cell")
         p.add_argument("--timeout", type=int, default=SUBMISSION_TIMEOUT_S, help="seconds per submission")
@@ -400,15 +527,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             for out in build(args.source, args.dist, not args.no_check, **limits):
-                print(f"built {out}/student (hand out) and {out}/autograder (keep)")
+                print(f"built {out}/student (hand this out; the grader keeps {args.source})")
         else:
-            path = grade(args.submissions, args.assignment, args.dist, args.out, **limits)
-            print(f"scores: {path}")
+            grade(args.submissions, args.assignment, args.dist, args.out, source_dir=args.source, **limits)
     except (ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # run the imported module's main, so tests files and the grader share one `Case` class
+    from tools.assignments import main as _main
+
+    sys.exit(_main())
