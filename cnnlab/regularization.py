@@ -10,7 +10,7 @@ from scipy.special import betaincinv
 from torch import nn
 
 from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_split
-from cnnlab.models import dropout_cnn, mlp
+from cnnlab.models import dropout_cnn
 from cnnlab.runtime import set_seed
 from cnnlab.train import Augment, History, TensorLoader, accuracy, evaluate, fit, predict
 from cnnlab.validation import check_choice, check_float, check_int, check_module, check_tensor
@@ -33,14 +33,22 @@ __all__ = [
     "confidence",
     "evaluate_loss",
     "run_regularized",
-    "run_cnn",
     "kfold_indices",
 ]
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-# The overfitting setup of notebook 10 (cnnlab.curves.CASES["overfit"]): a 784-512-512-10 MLP on 250 images.
-OVERFIT = dict(hidden=(512, 512), n_train=250, n_val=1000, lr=0.05, num_epochs=30, batch_size=32)
+# The overfitting setup of notebook 11: cnnlab.models.dropout_cnn trained on far too few Fashion-MNIST images for far
+# too long, so it memorises them and its validation loss turns up.
+OVERFIT = dict(
+    width=8,  # dropout_cnn's width: 8 then 16 conv channels, then a 784-256-10 dense head (204,488 weights)
+    n_train=250,  # training images (the first 250 of the training set): few enough to memorise
+    n_val=500,  # validation images (the first 500 of the test set): evaluating them after every epoch costs more
+    #             than the epoch's training, so no more than the gap needs
+    lr=0.05,  # SGD learning rate, momentum 0.9
+    num_epochs=30,  # epochs: the training loss ends near zero, long after the validation loss's minimum
+    batch_size=32,  # images per step: 8 steps per epoch
+)
 
 
 def gap(history: History, last: int = 5) -> float:
@@ -239,11 +247,12 @@ def clean_gap(net: nn.Module, train_data, val_data) -> float:
 def run_regularized(
     seed: int = 0,
     weight_decay: float = 0.0,
-    dropout: float = 0.0,
+    dropout_fc: float = 0.0,
     augment: Augment | None = None,
     num_epochs: int | None = None,
     device: torch.device | str | None = None,
     *,
+    dropout_conv: float = 0.0,
     l1: float = 0.0,
     max_norm: float | None = None,
     mixup_alpha: float = 0.0,
@@ -251,17 +260,23 @@ def run_regularized(
     dataset: str = "fashion",
     **setup,
 ) -> tuple[nn.Module, History]:
-    """Train the OVERFIT setup (any of its keys overridden by `setup`) with one regulariser switched on; returns the
-    net and its History. `dataset` "fashion" (Fashion-MNIST) or "mnist" (real digits).
-    The returned net is the plain MLP (a mixup wrapper is taken off again)."""
+    """Train the OVERFIT setup (any of its keys overridden by `setup`) with the given regularisers switched on; returns
+    the net and its History. The net is `cnnlab.models.dropout_cnn(dropout_fc, dropout_conv, width)`, trained by SGD
+    with momentum 0.9; `dataset` "fashion" (Fashion-MNIST) or "mnist" (real digits).
+    Notebook 11 writes each of these runs out in full; the tests repeat them over other seeds with this function.
+    The returned net is the plain CNN (a mixup wrapper is taken off again)."""
     if not set(setup) <= set(OVERFIT):
         raise ValueError(f"unknown setup keys {sorted(set(setup) - set(OVERFIT))}; allowed: {sorted(OVERFIT)}")
     c = {**OVERFIT, **setup}
+    check_int("seed", seed, ge=0)
+    check_float("weight_decay", weight_decay, ge=0)
+    check_float("l1", l1, ge=0)
+    check_float("mixup_alpha", mixup_alpha, ge=0)
+    check_float("label_smoothing", label_smoothing, ge=0, lt=1)
     check_choice("dataset", dataset, ("fashion", "mnist"))
     d = load_split("fashion-mnist" if dataset == "fashion" else "mnist", 4000, 1000, 0, val_from="test")
-    X_train, y_train, X_val, y_val, mean, std = d.X_train, d.y_train, d.X_val, d.y_val, d.mean, d.std
     set_seed(seed)
-    net = mlp(c["hidden"], dropout=dropout)
+    net = dropout_cnn(dropout_fc, dropout_conv, c["width"])  # checks the dropout rates and the width
     optimizer = torch.optim.SGD(net.parameters(), lr=c["lr"], momentum=0.9, weight_decay=weight_decay)
     loss_fn: Loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     if l1:
@@ -273,26 +288,10 @@ def run_regularized(
         model = Mixup(net, mixup_alpha, seed)
         loss_fn = model.loss
     n, m = c["n_train"], c["n_val"]
-    history = fit(model, (X_train[:n], y_train[:n]), (X_val[:m], y_val[:m]), num_epochs=num_epochs or c["num_epochs"],
-                  optimizer=optimizer, loss_fn=loss_fn, batch_size=c["batch_size"], mean=mean, std=std,
-                  augment=augment, device=device, seed=seed, progress=False)
-    return net, history
-
-
-def run_cnn(
-    seed: int = 0, dropout_fc: float = 0.0, dropout_conv: float = 0.0, num_epochs: int = 30,
-    device: torch.device | str | None = None, width: int = 8, n_val: int = 1000,
-) -> tuple[nn.Module, History]:
-    """Train `conv_net` on the OVERFIT data (250 images) with the given dropout; returns the net and its History."""
-    c = OVERFIT
-    d = load_split("fashion-mnist", 4000, 1000, 0, val_from="test")
-    X_train, y_train, X_val, y_val = d.X_train, d.y_train, d.X_val, d.y_val
-    set_seed(seed)
-    net = dropout_cnn(dropout_fc, dropout_conv, width)
-    n, m = c["n_train"], n_val
-    history = fit(net, (X_train[:n], y_train[:n]), (X_val[:m], y_val[:m]), num_epochs=num_epochs, lr=c["lr"],
-                  batch_size=c["batch_size"], mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, device=device,
-                  seed=seed, progress=False)
+    history = fit(model, (d.X_train[:n], d.y_train[:n]), (d.X_val[:m], d.y_val[:m]),
+                  num_epochs=num_epochs or c["num_epochs"], optimizer=optimizer, loss_fn=loss_fn,
+                  batch_size=c["batch_size"], mean=d.mean, std=d.std, augment=augment, device=device, seed=seed,
+                  progress=False)
     return net, history
 
 
