@@ -24,12 +24,6 @@ $(TESTDEPS): pyproject.toml | $(STAMP)
 	$(PY) -m pip install -e ".[browser,instructor]"
 	touch $@
 
-# The instructor's tools only (students never need them): otter-grader, for tools/assignments.py.
-INSTRUCTOR := $(VENV)/.cnnlab-instructor
-$(INSTRUCTOR): pyproject.toml | $(STAMP)
-	$(PY) -m pip install -e ".[instructor]"
-	touch $@
-
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -71,14 +65,19 @@ slides: install $(NODE)
 
 assignments grade: export OMP_NUM_THREADS = 1
 
-# assignments/*.ipynb (solutions + tests, one source) -> dist/NAME/student (hand out) + dist/NAME/autograder (keep)
-assignments: $(INSTRUCTOR)
+# assignments/NAME.ipynb (solution) + NAME_tests.py (grader's cases) -> dist/NAME/student/NAME.ipynb (hand out);
+# then grades the reference solution and the blank notebook, prints both scores, and fails unless they are full and 0.
+# Nothing to install beyond the course: grading needs only the standard library, numpy and torch.
+assignments: install
 	$(PY) -m tools.assignments build
 
-# a folder of submitted notebooks -> dist/NAME_scores.csv (points per student and question)
-grade: $(INSTRUCTOR)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
-	$(PY) -m tools.assignments grade "$(SUBMISSIONS)"
+# a folder of submitted notebooks -> dist/NAME_scores.csv (points per question), NAME_feedback.csv (each lost
+# test and the first line of its error) and NAME_canvas.csv (Canvas gradebook import). Each submission runs in
+# tools/sandbox.py's child (no network, as nobody, course read-only, tests hidden); the first line printed says
+# what this machine's sandbox does. ASSIGNMENT=NAME when assignments/ holds several.
+grade: install
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks [ASSIGNMENT=name]"; exit 2; }
+	$(PY) -m tools.assignments grade "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment "$(ASSIGNMENT)")
 
 bench: install
 	$(PY) -m cnnlab.bench

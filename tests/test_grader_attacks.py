@@ -39,6 +39,13 @@ GUARDED = [ROOT / "cnnlab" / "__init__.py", ROOT / "cnnlab" / "curves.py", ROOT 
            ROOT / "assignments" / f"{NAME}_tests.py"]
 
 
+def bn_solution() -> str:
+    """The reference's batchnorm_forward cell (Q4, 4 points): what colluding submissions try to pass on."""
+    cells = ["".join(c["source"]) for c in json.loads(SOURCE.read_text())["cells"] if c["cell_type"] == "code"]
+    (cell,) = [c for c in cells if c.startswith("def batchnorm_forward")]
+    return "import torch\n" + cell
+
+
 def honest_cells() -> list[str]:
     """The reference's answers to Q2 and Q5, nothing else (no torch: the cheap half of a submission)."""
     cells = ["".join(c["source"]) for c in json.loads(SOURCE.read_text())["cells"] if c["cell_type"] == "code"]
@@ -53,6 +60,7 @@ def notebook(*extra: str) -> dict:
 
 def attacks(dist: Path, marker: Path, port: int) -> dict[str, dict]:
     """Each attack as a notebook: honest Q2 and Q5 plus the cheat."""
+    BN_SOLUTION = bn_solution()  # noqa: N806 - a constant of the attack's text
     solution_paths = [str(SOURCE), str(ROOT / "assignments" / f"{NAME}_tests.py"), str(dist / "solution.ipynb")]
     return {
         "honest": notebook(),
@@ -147,6 +155,22 @@ except OSError as e:
         "memory": notebook("""import numpy as np
 huge = bytearray(64 << 30)""", """import numpy as np
 also_huge = np.ones((1 << 16, 1 << 16))"""),
+        # pass answers between submissions through the shared temporary folders (a0 writes, a1 reads, by name)
+        "a0_leaver": notebook(f"""import os
+for folder in ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]:
+    try:
+        with open(os.path.join(folder, "cnnlab-answers.py"), "w") as f:
+            f.write({BN_SOLUTION!r})
+    except OSError as e:
+        print("no luck:", type(e).__name__)"""),
+        "a1_taker": notebook("""import os
+for folder in ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]:
+    try:
+        exec(open(os.path.join(folder, "cnnlab-answers.py")).read())
+        break
+    except OSError as e:
+        print("no luck:", type(e).__name__)
+os.chdir("/")  # and lose the grader's bearings, if it had relative ones"""),
         # print the grader's kind of lines, on stdout and stderr
         "printer": notebook("""import sys
 for q in ["q1", "q2", "q3", "q4", "q5", "q6"]:
@@ -262,6 +286,13 @@ def test_the_submission_has_no_network(graded):
     assert not graded["connected"]
 
 
+@needs_files
+def test_submissions_cannot_pass_notes_through_shared_temporary_folders(graded):
+    assert scores(graded["rows"]["a0_leaver"]) == HONEST
+    assert scores(graded["rows"]["a1_taker"]) == HONEST, "the second submission used the first one's answer"
+    assert not any(Path(d, "cnnlab-answers.py").exists() for d in sandbox.SHARED_TMP)
+
+
 def test_too_much_memory_fails_in_the_child_only(graded):
     row = graded["rows"]["memory"]
     assert scores(row) == HONEST
@@ -294,3 +325,15 @@ def test_loops_are_cut_off_and_the_rest_is_graded(tmp_path, monkeypatch):
         assert rows[name]["status"] == "graded"
     assert "3 test case(s) ran out of time" in rows["spinner"]["notes"]  # he_init_ never returns: Q3's 3 cases
     assert "ignored the interrupt" in rows["stubborn"]["notes"]
+
+
+def test_without_namespaces_grading_still_works_and_says_what_is_missing(tmp_path, monkeypatch):
+    bare = sandbox.Isolation(network=False, files=False, user="the grader's own user",
+                             notes=("`unshare -m -n` is not allowed here (no root and no user namespaces)",))
+    monkeypatch.setattr(sandbox, "isolation", lambda: bare)
+    dist = tmp_path / "dist"
+    assignments.build_one(SOURCE, dist)
+    rows, console = grade_all({"honest": notebook()}, tmp_path, dist, **LIMITS)
+    assert scores(rows["honest"]) == HONEST
+    assert console.splitlines()[0] == ("sandbox: runs as the grader's own user, NETWORK AVAILABLE, FILES VISIBLE AND "
+                                       "WRITABLE; `unshare -m -n` is not allowed here (no root and no user namespaces)")

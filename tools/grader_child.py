@@ -64,7 +64,12 @@ def _plain(value):
     return array
 
 
+_BOX = os.open(".", os.O_RDONLY)  # the box: a submission that changes folder only moves itself
+_fchdir = os.fchdir
+
+
 def _write_status(status) -> None:
+    _fchdir(_BOX)
     with _open("out/status.json.tmp", "w") as f:
         f.write(_dumps(status))
     _replace("out/status.json.tmp", "out/status.json")
@@ -103,6 +108,7 @@ def main() -> None:
         _write_status(status)
 
         def run(case=case):
+            _fchdir(_BOX)
             inputs = {}
             if case["inputs"]:
                 with _load(case["inputs"], allow_pickle=False) as data:
@@ -113,6 +119,7 @@ def main() -> None:
             if not _isinstance(result, _dict):
                 raise TypeError(f"the probe returned {_type(result).__name__}, not a dict")
             arrays = {_str(key): _plain(value) for key, value in result.items()}
+            _fchdir(_BOX)
             _savez(f"out/{case['id']}.npz", **arrays)
         _, error = _with_alarm(job["case_timeout"], run)
         status["cases"][case["id"]] = error

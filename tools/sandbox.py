@@ -3,9 +3,10 @@
 The child gets, where this machine allows it (see `isolation()`):
 
 * no network: a new, empty network namespace (`unshare -n`);
-* a private view of the files (`unshare -m`): the repository and the Python installation read-only, and the
+* a private view of the files (`unshare -m`): the repository and the Python installation read-only, the
   folders named in `hide` (the hidden tests, the solutions, the built assignments, the other submissions) covered
-  by an empty read-only tmpfs, so they cannot be read, listed or changed;
+  by an empty read-only tmpfs, so they cannot be read, listed or changed, and fresh empty /tmp, /var/tmp,
+  /dev/shm and /run/lock, so one submission cannot leave anything for another (its box is bound at INNER_BOX);
 * an unprivileged user (`nobody`, via `setpriv`, no capabilities, no new privileges) when the grader runs as root;
 * resource limits set with `resource.setrlimit` before it starts: CPU seconds, address space (memory), size of
   the files it writes, number of processes; plus a wall-clock limit after which its whole process group is killed;
@@ -124,14 +125,29 @@ class ChildRun:
     stopped: bool = False  # `watch` asked to stop it
 
 
-def _prelude(iso: Isolation, readonly: list[Path], hide: list[Path], argv: list[str]) -> list[str]:
-    """The shell command run inside the new namespaces: read-only binds, tmpfs over hidden folders, drop to nobody."""
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # world-writable: one submission could leave notes
+INNER_BOX = "/tmp/cnnlab-box"  # where the child finds its box when /tmp is private
+
+
+def _private_tmp(keep: list[Path]) -> list[Path]:
+    """The shared temporary folders to replace by private ones: those that hold nothing the child needs."""
+    return [Path(d) for d in SHARED_TMP
+            if Path(d).is_dir() and not any(Path(d) == k or Path(d) in k.parents for k in keep)]
+
+
+def _prelude(iso: Isolation, readonly: list[Path], hide: list[Path], private: list[Path], argv: list[str]) -> list[str]:
+    """The shell command run inside the new namespaces: read-only binds, tmpfs over hidden folders and over the
+    shared temporary folders (the box, the current folder, is bound back at INNER_BOX), then drop to nobody."""
     steps = []
     for path in readonly:
         q = shlex.quote(str(path))
         steps.append(f"mount --bind {q} {q} && mount -o remount,bind,ro {q}")
     for path in hide:
         steps.append(f"mount -t tmpfs -o ro,size=16k,mode=0555 cnnlab-hidden {shlex.quote(str(path))}")
+    for path in private:
+        steps.append(f"mount -t tmpfs -o size=256m,mode=1777 cnnlab-tmp {shlex.quote(str(path))}")
+    if Path("/tmp") in private:  # /proc/self/cwd still leads to the box the tmpfs now covers
+        steps.append(f"mkdir {INNER_BOX} && mount --bind /proc/self/cwd {INNER_BOX} && cd {INNER_BOX}")
     run = shlex.join(argv)
     if iso.user == "nobody":
         run = shlex.join([shutil.which("setpriv") or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
@@ -167,8 +183,11 @@ def run_isolated(argv: list[str], box: Path, *, hide: list[Path] = (), readonly:
         raise ValueError(f"box must be an existing folder, got {box}")
     iso = isolation()
     threads = "1"
-    child_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(box), "TMPDIR": str(box / "tmp"),
-                 "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(box / "tmp"), "PYTHONDONTWRITEBYTECODE": "1",
+    ro = _existing_dirs([*readonly, sys.prefix, sys.base_prefix])
+    private = _private_tmp([*ro, Path(os.path.realpath(sys.executable)).parent]) if iso.files else []
+    inner = Path(INNER_BOX) if Path("/tmp") in private else box  # the box as the child sees it
+    child_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(inner), "TMPDIR": str(inner / "tmp"),
+                 "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(inner / "tmp"), "PYTHONDONTWRITEBYTECODE": "1",
                  "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                  "LANG": "C.UTF-8", "CUDA_VISIBLE_DEVICES": "", **(env or {})}
     (box / "tmp").mkdir(exist_ok=True)  # also MPLCONFIGDIR: a caller may put matplotlib's font list there
@@ -180,8 +199,7 @@ def run_isolated(argv: list[str], box: Path, *, hide: list[Path] = (), readonly:
     hide = [h for h in _existing_dirs(hide) if h != real_box and h not in real_box.parents]  # never hide the box
     hide = [h for h in hide if not any(other in h.parents for other in hide)]  # inside a hidden one: hidden already
     if iso.files:
-        ro = _existing_dirs([*readonly, sys.prefix, sys.base_prefix])
-        command = _prelude(iso, ro, hide, command)
+        command = _prelude(iso, ro, hide, private, command)
 
     def limit() -> None:  # runs in the child between fork and exec; inherited by everything it starts
         for which, value in ((resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, limits.memory_bytes),
