@@ -211,7 +211,7 @@ add(Exercise(
 
 add(Exercise(
     id="04.6", kind="explain",
-    question="Replace the hidden ReLU of section 7 by ELU. Can a unit die? Which property of ELU's derivative decides?",
+    question="Replace the ReLU of section 7 by ELU. Can a channel die? Which property of ELU's derivative decides?",
     judge=None,
     hints=("A ReLU unit dies because its derivative is exactly 0 for every negative input.",
            "ELU's derivative on the negative side is alpha e^x: is it ever exactly 0?"),

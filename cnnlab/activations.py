@@ -28,14 +28,13 @@ __all__ = [
     "per_example_weight_grads",
     "one_sign_fraction",
     "layer_gradient_rms",
-    "vanishing_gradient_experiment",
     "vanishing_gradient_claims",
-    "dying_relu_experiment",
     "dying_relu_claims",
 ]
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 LEAK = 0.1  # the lectures' Leaky ReLU, max(0.1x, x); PyTorch's nn.LeakyReLU defaults to 0.01
+WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 RRELU_LOWER, RRELU_UPPER = 1 / 8, 1 / 3  # RReLU's random slope range in training (PyTorch's defaults)
 
 
@@ -211,7 +210,7 @@ class Maxout(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# The notebook's experiments, as functions (tests/test_activations.py runs them over several seeds)
+# Measurements for the notebook's experiments, and their claims (tests/test_activations.py re-runs them over seeds)
 # ----------------------------------------------------------------------------------------------------------
 def per_example_weight_grads(layer: nn.Linear, net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """dLoss_n / dW of `layer` for every example n separately: delta_n x_n^T, shape (N, out, in).
@@ -248,45 +247,30 @@ def one_sign_fraction(grads: torch.Tensor) -> float:
     return float((nonneg | nonpos).double().mean())
 
 
-def layer_gradient_rms(net: nn.Sequential, X: torch.Tensor, y: torch.Tensor) -> list[float]:
-    """The root-mean-square of dLoss/dW of every Linear layer of `net`, first to last (mean cross-entropy)."""
-    if not isinstance(net, nn.Sequential) or not any(isinstance(m, nn.Linear) for m in net):
-        raise TypeError(f"net must be an nn.Sequential with Linear layers, got {type(net).__name__}")
-    net.zero_grad(set_to_none=True)
-    nn.functional.cross_entropy(net(X), y).backward()
-    norms = [float(m.weight.grad.pow(2).mean().sqrt()) for m in net if isinstance(m, nn.Linear)]
-    net.zero_grad(set_to_none=True)
-    return norms
+def layer_gradient_rms(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """The root-mean-square of dLoss/dW of every Linear and Conv layer of `net`, first to last (mean cross-entropy).
 
-
-def vanishing_gradient_experiment(
-    activation: str = "sigmoid", *, depth: int = 10, width: int = 64, n: int = 256, seed: int = 0,
-) -> list[float]:
-    """Gradient size (RMS) per Linear layer of a `depth`-layer MLP on Fashion-MNIST (He init for ReLU, else Xavier).
-
-    Each activation gets the initialisation that keeps its forward signal alive (notebook 05), so what is left of
-    the shrinking is the activation's own derivative.
+    Gradients are taken with `torch.autograd.grad`, so no parameter's `.grad` is touched.
     """
-    from cnnlab.data import load_split
-    from cnnlab.initialization import init_weights
-    from cnnlab.models import mlp
-    from cnnlab.runtime import set_seed
-
-    get_activation(activation)  # before loading any data
-    check_int("depth", depth, ge=1)
-    check_int("width", width, ge=1)
-    check_int("n", n, ge=1)
-    split = load_split("fashion-mnist", n, 0, 0)
-    X, y, norm = split.X_train, split.y_train, split.norm
-    X = (X.float() / 255 - norm["mean"]) / norm["std"]
-    set_seed(seed)
-    net = mlp([width] * depth, activation=get_activation(activation).module)
-    init_weights(net, "he" if "relu" in activation else "xavier")
-    return layer_gradient_rms(net, X, y)
+    check_module("net", net)
+    layers = [m for m in net.modules() if isinstance(m, WEIGHT_LAYERS)]
+    if not layers:
+        raise TypeError(f"net must have Linear or Conv layers, got {type(net).__name__} with none")
+    X = check_tensor("X", X, dtype="float")
+    y = check_tensor("y", y, ndim=1, dtype="int")
+    if len(y) != len(X):
+        raise ValueError(f"y must have one label per row of X ({len(X)}), got {len(y)}")
+    grads = torch.autograd.grad(nn.functional.cross_entropy(net(X), y), [m.weight for m in layers])
+    return [float(g.pow(2).mean().sqrt()) for g in grads]
 
 
 def vanishing_gradient_claims(sigmoid: list[float], relu: list[float]) -> dict[str, bool]:
-    """Through a deep sigmoid stack the first layer's gradient is tiny next to the last's; through ReLU it is not."""
+    """Through a deep sigmoid stack the first layer's gradient is tiny next to the last's; through ReLU it is not.
+
+    `sigmoid` and `relu` are `layer_gradient_rms` of the same stack with each activation, first layer to last.
+    """
+    sigmoid = [check_float(f"sigmoid[{i}]", v, ge=0) for i, v in enumerate(_floats_list("sigmoid", sigmoid))]
+    relu = [check_float(f"relu[{i}]", v, ge=0) for i, v in enumerate(_floats_list("relu", relu))]
     return {
         "sigmoid: the first layer's gradient is over 1000x smaller than the last layer's":
             sigmoid[0] < sigmoid[-1] / 1000,
@@ -295,59 +279,29 @@ def vanishing_gradient_claims(sigmoid: list[float], relu: list[float]) -> dict[s
     }
 
 
-def dying_relu_experiment(
-    activation: str = "relu", *, lr: float = 0.25, lr_after: float = 0.01, epochs_after: int = 2, width: int = 256,
-    n_train: int = 5000, seed: int = 0, device: torch.device | str | None = None,
-) -> dict[str, float | bool]:
-    """One epoch at a too-high `lr`, then `epochs_after` at a sane one, on a one-hidden-layer MLP (He init).
-
-    A hidden unit is "off" when its pre-activation is <= 0 for every training image. For ReLU an off unit is
-    dead: its output and its gradient are 0 for every image, so no later step can change its weights.
-    """
-    from cnnlab.data import load_split
-    from cnnlab.initialization import init_weights
-    from cnnlab.models import mlp
-    from cnnlab.runtime import get_device, set_seed
-    from cnnlab.train import fit
-
-    act = get_activation(activation)
-    check_float("lr", lr, gt=0)
-    check_float("lr_after", lr_after, gt=0)
-    check_int("epochs_after", epochs_after, ge=1)
-    check_int("n_train", n_train, ge=1)
-    device = torch.device(device) if device is not None else get_device()
-    slope = LEAK if activation == "leaky_relu" else 0.0
-    split = load_split("fashion-mnist", n_train, 0, 0)
-    X, y, norm = split.X_train, split.y_train, split.norm
-    set_seed(seed)
-    net = init_weights(mlp([width], activation=act.module), "he", negative_slope=slope)
-    hidden = net[1]  # Flatten, Linear (784 -> width), activation, Linear (width -> 10)
-
-    def off_units() -> torch.Tensor:
-        with torch.no_grad():
-            z = hidden(net[0](((X.float() / 255 - norm["mean"]) / norm["std"]).to(device)))  # (N, width)
-        return (z <= 0).all(dim=0).cpu()
-
-    first = fit(net, (X, y), num_epochs=1, lr=lr, seed=seed, progress=False, device=device, **norm)
-    off = off_units()
-    w_before = hidden.weight.detach().clone()
-    after = fit(net, (X, y), num_epochs=epochs_after, lr=lr_after, seed=seed, progress=False, device=device, **norm)
-    moved = (hidden.weight.detach() - w_before).abs().amax(dim=1).cpu() > 0  # per unit: did its weights change?
-    return {
-        "activation": activation, "off": float(off.double().mean()), "n_off": int(off.sum()),
-        "off_units_moved": float(moved[off].double().mean()) if off.any() else math.nan,
-        "off_after": float(off_units().double().mean()), "acc_first": first.train_acc[-1],
-        "acc_after": after.train_acc[-1],
-    }
+def _floats_list(name: str, values: object) -> list:
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or len(values) < 2:
+        raise TypeError(f"{name} must be a list of at least 2 gradient sizes (first layer to last), got {values!r}")
+    return list(values)
 
 
 def dying_relu_claims(relu_high: dict, relu_low: dict, leaky_high: dict) -> dict[str, bool]:
-    """A too-high lr kills ReLU units for good; a sane lr kills none; Leaky ReLU's off units keep learning."""
+    """A too-high lr kills ReLU channels for good; a sane lr kills none; Leaky ReLU's off channels keep learning.
+
+    Each run is a dict with `off` (the fraction of the conv layer's channels whose pre-activation is <= 0 at every
+    position of every training image, right after the epoch at the high lr), `n_off` (how many) and
+    `off_units_moved` (the fraction of those whose weights changed in the epochs at a sane lr that followed; NaN
+    when none is off).
+    """
+    for name, run in (("relu_high", relu_high), ("relu_low", relu_low), ("leaky_high", leaky_high)):
+        if not isinstance(run, dict) or not {"off", "n_off", "off_units_moved"} <= set(run):
+            raise TypeError(f"{name} must be a dict with 'off', 'n_off' and 'off_units_moved', got {run!r}")
     return {
-        "ReLU, too-high lr: more than 3% of the hidden units are dead after one epoch": relu_high["off"] > 0.03,
-        "ReLU, sane lr: no hidden unit is dead": relu_low["off"] == 0.0,
-        "ReLU: not one weight of a dead unit changed in the epochs that followed": relu_high["off_units_moved"] == 0.0,
-        "Leaky ReLU, same too-high lr: fewer off units than ReLU has dead": leaky_high["off"] < relu_high["off"],
-        "Leaky ReLU: every off unit's weights kept changing":
+        "ReLU, too-high lr: more than 3% of the channels are dead after one epoch": relu_high["off"] > 0.03,
+        "ReLU, sane lr: no channel is dead": relu_low["off"] == 0.0,
+        "ReLU: not one weight of a dead channel changed in the epochs that followed":
+            relu_high["off_units_moved"] == 0.0,
+        "Leaky ReLU, same too-high lr: fewer channels off than ReLU has dead": leaky_high["off"] < relu_high["off"],
+        "Leaky ReLU: every off channel's weights kept changing":
             leaky_high["n_off"] == 0 or leaky_high["off_units_moved"] == 1.0,
     }

@@ -12,7 +12,6 @@ from cnnlab.activations import (
     Maxout,
     autograd_grad,
     dying_relu_claims,
-    dying_relu_experiment,
     elu,
     elu_grad,
     get_activation,
@@ -21,8 +20,12 @@ from cnnlab.activations import (
     one_sign_fraction,
     per_example_weight_grads,
     vanishing_gradient_claims,
-    vanishing_gradient_experiment,
 )
+from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
+from cnnlab.initialization import init_weights
+from cnnlab.models import plain_cnn
+from cnnlab.runtime import set_seed
+from cnnlab.train import fit
 
 NAMES = list(ACTIVATIONS)
 X64 = torch.cat([torch.linspace(-12, 12, 2401, dtype=torch.float64),
@@ -100,12 +103,15 @@ def test_unknown_activation_lists_the_allowed_names():
     (lambda: autograd_grad(torch.relu, [0.0]), TypeError, "x must be a torch.Tensor"),
     (lambda: Maxout(4.0, 3), TypeError, "in_features must be an int"),
     (lambda: one_sign_fraction(torch.zeros(2, 3)), ValueError, "grads must have 3 dimensions"),
-    (lambda: layer_gradient_rms(nn.ReLU(), torch.zeros(2, 3), torch.zeros(2)), TypeError, "net must be an nn.Seq"),
+    (lambda: layer_gradient_rms(nn.ReLU(), torch.zeros(2, 3), torch.zeros(2)), TypeError, "net must have Linear or"),
+    (lambda: layer_gradient_rms(nn.Linear(3, 2), torch.zeros(2, 3), torch.zeros(2)), TypeError, "y must be a int"),
+    (lambda: layer_gradient_rms(nn.Linear(3, 2), torch.zeros(2, 3), torch.zeros(3, dtype=torch.long)), ValueError,
+     "y must have one label per row of X"),
     (lambda: per_example_weight_grads(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2)), torch.zeros(1, 2),
                                       torch.zeros(1, dtype=torch.long)), TypeError, "layer must be an nn.Linear of"),
-    (lambda: vanishing_gradient_experiment("swish"), ValueError, "name must be one of"),
-    (lambda: vanishing_gradient_experiment(depth=0), ValueError, "depth must be a positive int"),
-    (lambda: dying_relu_experiment(lr=float("nan")), ValueError, "lr must be a finite number > 0"),
+    (lambda: vanishing_gradient_claims([1.0], [1.0, 2.0]), TypeError, "sigmoid must be a list of at least 2"),
+    (lambda: vanishing_gradient_claims([1.0, 2.0], [1.0, float("nan")]), ValueError, "relu\\[1\\] must be"),
+    (lambda: dying_relu_claims({"off": 0.1}, {}, {}), TypeError, "relu_high must be a dict with 'off'"),
 ])
 def test_bad_arguments_are_refused_by_name(call, error, match):
     with pytest.raises(error, match=match):
@@ -138,19 +144,60 @@ def test_sigmoid_inputs_give_one_signed_weight_gradients_per_example():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_gradients_vanish_through_a_deep_sigmoid_stack(seed):
-    sig = vanishing_gradient_experiment("sigmoid", seed=seed)
-    relu = vanishing_gradient_experiment("relu", seed=seed)
-    assert_all(vanishing_gradient_claims(sig, relu))
+    """Notebook 04, section 6: ten plain 3x3 convs (16 channels, first stride 2) + classifier, 256 images."""
+    X_raw, y = load_fashion_mnist("train", subset=256)
+    X = (X_raw.float() / 255 - FASHION_MNIST_MEAN) / FASHION_MNIST_STD
+    rms = {}
+    for name in ("sigmoid", "relu"):
+        set_seed(seed)
+        net = plain_cnn(depth=10, channels=16, activation=ACTIVATIONS[name].module, stem_stride=2)
+        rms[name] = layer_gradient_rms(init_weights(net, "he" if name == "relu" else "xavier"), X, y)
+        assert len(rms[name]) == 11
+    assert_all(vanishing_gradient_claims(rms["sigmoid"], rms["relu"]))
+
+
+def dying_relu_run(activation, lr, negative_slope, seed, n_train=5000):
+    """Notebook 04, section 7 (quick profile): a one-conv CNN, one epoch at `lr`, two at 0.01; off channels."""
+    X, y = load_fashion_mnist("train", subset=n_train)
+    norm = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
+    set_seed(seed)
+    net = nn.Sequential(nn.Conv2d(1, 64, 3, stride=2, padding=1), activation, nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(64 * 7 * 7, 10))
+    init_weights(net, "he", negative_slope=negative_slope)
+    fit(net, (X, y), num_epochs=1, lr=lr, seed=seed, progress=False, device="cpu", **norm)
+
+    def off_channels():
+        with torch.no_grad():
+            z = net[0]((X.float() / 255 - FASHION_MNIST_MEAN) / FASHION_MNIST_STD)  # (N, 64, 14, 14)
+        return (z <= 0).all(dim=(0, 2, 3))
+
+    off, before = off_channels(), net[0].weight.detach().clone()
+    fit(net, (X, y), num_epochs=2, lr=0.01, seed=seed, progress=False, device="cpu", **norm)
+    moved = (net[0].weight.detach() - before).flatten(1).abs().amax(dim=1) > 0
+    return {"off": off.double().mean().item(), "n_off": int(off.sum()),
+            "off_units_moved": moved[off].double().mean().item() if off.any() else math.nan,
+            "off_after": off_channels().double().mean().item()}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_a_too_high_learning_rate_kills_relu_units_for_good(seed):
-    cfg = dict(n_train=5000, seed=seed, device="cpu")  # the notebook's quick settings
-    relu_high = dying_relu_experiment("relu", lr=0.25, **cfg)
-    relu_low = dying_relu_experiment("relu", lr=0.01, **cfg)
-    leaky_high = dying_relu_experiment("leaky_relu", lr=0.25, **cfg)
+    relu_high = dying_relu_run(nn.ReLU(), 0.1, 0.0, seed)
+    relu_low = dying_relu_run(nn.ReLU(), 0.01, 0.0, seed)
+    leaky_high = dying_relu_run(nn.LeakyReLU(0.1), 0.1, 0.1, seed)
     assert_all(dying_relu_claims(relu_high, relu_low, leaky_high))
-    assert relu_high["off_after"] >= relu_high["off"]  # dead units stay dead
+    assert relu_high["off_after"] >= relu_high["off"]  # dead channels stay dead
+
+
+def test_layer_gradient_rms_of_a_conv_net_equals_autograd_and_leaves_no_grad():
+    torch.manual_seed(0)
+    net = plain_cnn(depth=3, channels=4)
+    X, y = torch.randn(6, 1, 8, 8), torch.randint(0, 10, (6,))
+    rms = layer_gradient_rms(net, X, y)
+    assert all(p.grad is None for p in net.parameters())
+    nn.functional.cross_entropy(net(X), y).backward()  # the oracle: PyTorch's .grad of every weight
+    expected = [m.weight.grad.pow(2).mean().sqrt().item() for m in net if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(rms) == 4
+    torch.testing.assert_close(rms, expected)
 
 
 def test_layer_gradient_rms_by_hand():
