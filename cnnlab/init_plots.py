@@ -137,7 +137,7 @@ def plot_layer_std(rows: dict[str, list[LayerStats]], ylabel: str = "std of the 
 def plot_saturation(result: dict[str, list], ax: plt.Axes | None = None) -> Figure:
     """Mean activation of each sigmoid hidden layer against images seen (Glorot & Bengio's Figure 2, in small)."""
     if not isinstance(result, dict) or not {"means", "seen"} <= set(result):
-        raise TypeError(f"result must be a dict with 'means' and 'seen' (from sigmoid_saturation_experiment), "
+        raise TypeError(f"result must be a dict with 'means' and 'seen' (as notebook 05, section 7, builds it), "
                         f"got {type(result).__name__}")
     if not result["seen"] or len(result["means"]) != len(result["seen"]):
         raise ValueError(f"result must have one row of means per 'seen' checkpoint, got {len(result['means'])} rows "

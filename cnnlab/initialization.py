@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from cnnlab.data import load_split
-from cnnlab.models import forward_hooks, leaf_layers, mlp, plain_cnn
+from cnnlab.models import forward_hooks, leaf_layers
 from cnnlab.train import TensorLoader
 from cnnlab.validation import check_float, module_device
 
@@ -28,18 +27,15 @@ __all__ = [
     "init_weights",
     "LayerStats",
     "activation_stats",
+    "gradient_stats",
     "only",
-    "zero_init_experiment",
+    "unit_spread",
+    "variance_table",
     "zero_init_claims",
-    "deep_tanh_experiment",
     "deep_tanh_claims",
-    "relu_variance_experiment",
     "relu_variance_claims",
-    "sigmoid_saturation_experiment",
     "sigmoid_saturation_claims",
-    "plain_conv_training",
     "he_vs_xavier_claims",
-    "gradient_experiment",
     "gradient_claims",
 ]
 
@@ -193,9 +189,6 @@ def init_weights(net: nn.Module, scheme: str, *, generator: torch.Generator | No
     return net
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Networks for the experiments
-# ----------------------------------------------------------------------------------------------------------
 # ----------------------------------------------------------------------------------------------------------
 # Streaming statistics of every layer's output (or of the gradient arriving at it)
 # ----------------------------------------------------------------------------------------------------------
@@ -377,53 +370,23 @@ def only(stats: list[LayerStats], *kinds: str) -> list[LayerStats]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# The notebook's experiments, as functions: each returns its measurements, and `*_claims` turns them into
-# printed claims. The notebook runs them once; tests/test_initialization.py runs them over several seeds.
+# Measurements for notebook 05's experiments, and the claims it prints. The notebook runs each experiment once,
+# in its own cells; tests/test_initialization.py re-runs them over several seeds.
 # ----------------------------------------------------------------------------------------------------------
-def _fashion(n_train: int, n_val: int = 0, downsample: int = 1) -> tuple[torch.Tensor, ...]:
-    """The first `n_train` training and `n_val` test images of Fashion-MNIST (uint8), average-pooled if asked."""
-    s = load_split("fashion-mnist", n_train, n_val, 0, val_from="test")
-    X, y, Xv, yv = s.X_train, s.y_train, s.X_val, s.y_val
-    if downsample > 1:  # (N, 1, 28, 28) -> (N, 1, 28/d, 28/d), still uint8
-        X, Xv = (nn.functional.avg_pool2d(t.float(), downsample).round().to(torch.uint8) for t in (X, Xv))
-    return X, y, Xv, yv
-
-
-def fashion_normalisation() -> dict[str, float]:
-    """`mean` and `std` keyword arguments that standardise Fashion-MNIST pixels (for fit and the stats functions)."""
-    from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
-
-    return {"mean": FASHION_MNIST_MEAN, "std": FASHION_MNIST_STD}
-
-
-def _unit_spread(layer: nn.Linear) -> float:
+def unit_spread(layer: nn.Linear) -> float:
     """How different the units of a Linear layer are: max |row_j - row_0| over its weight rows and biases.
 
-    >>> _unit_spread(init_weights(nn.Sequential(nn.Linear(3, 4)), "zeros")[0])
+    0 means every unit of the layer is a copy of the first: the symmetry zero initialisation never breaks.
+
+    >>> unit_spread(init_weights(nn.Sequential(nn.Linear(3, 4)), "zeros")[0])
     0.0
     """
+    if not isinstance(layer, nn.Linear):
+        raise TypeError(f"layer must be an nn.Linear, got {type(layer).__name__}")
     W = layer.weight.detach()
     if layer.bias is not None:
         W = torch.cat([W, layer.bias.detach()[:, None]], dim=1)  # (units, D_in + 1)
     return float((W - W[0]).abs().max())
-
-
-def zero_init_experiment(
-    scheme: str = "zeros", *, activation: Callable[[], nn.Module] = nn.Sigmoid, width: int = 32, depth: int = 2,
-    n_train: int = 2000, num_epochs: int = 3, lr: float = 0.1, seed: int = 0, device: torch.device | str | None = None,
-) -> dict:
-    """Train a `depth` x `width` MLP from `scheme` on Fashion-MNIST; measure how different its hidden units became."""
-    from cnnlab.runtime import set_seed
-    from cnnlab.train import fit
-
-    X, y, Xv, yv = _fashion(n_train, 1000)
-    set_seed(seed)
-    net = init_weights(mlp([width] * depth, activation=activation), scheme)
-    history = fit(net, (X, y), (Xv, yv), num_epochs=num_epochs, lr=lr, seed=seed, progress=False, device=device,
-                  **fashion_normalisation())
-    hidden = [m for m in net if isinstance(m, nn.Linear) and m.out_features == width]
-    return {"scheme": scheme, "spread": [_unit_spread(m) for m in hidden],
-            "weight_size": [float(m.weight.detach().abs().max()) for m in hidden], "val_acc": history.val_acc[-1]}
 
 
 def zero_init_claims(zeros: dict, xavier: dict) -> dict[str, bool]:
@@ -434,31 +397,6 @@ def zero_init_claims(zeros: dict, xavier: dict) -> dict[str, bool]:
         "Xavier init: the hidden units differ": min(xavier["spread"]) > 0.1,
         "Xavier's accuracy beats zero init's by more than 20 points": xavier["val_acc"] > zeros["val_acc"] + 0.2,
     }
-
-
-def _stats_by_scheme(
-    make_net: Callable[[], nn.Module], schemes: tuple[str, ...], X: torch.Tensor, *, seed: int = 0,
-    device: torch.device | str | None = None, **stats_kw,
-) -> dict[str, list[LayerStats]]:
-    """`activation_stats` of the same architecture initialised by each scheme (same seed, so the same draws)."""
-    from cnnlab.runtime import get_device, set_seed
-
-    device = torch.device(device) if device is not None else get_device()
-    out = {}
-    for scheme in schemes:
-        set_seed(seed)
-        net = init_weights(make_net(), scheme).to(device)
-        out[scheme] = activation_stats(net, X, **stats_kw)
-    return out
-
-
-def deep_tanh_experiment(
-    width: int = 512, depth: int = 7, n: int = 256, seed: int = 0, device: torch.device | str | None = None,
-) -> dict[str, list[LayerStats]]:
-    """The CS231n experiment: unit-Gaussian inputs through `depth` tanh layers of `width`, for three schemes."""
-    X = torch.randn(n, width, generator=torch.Generator().manual_seed(seed))  # (N, D) like np.random.randn(16, 4096)
-    return _stats_by_scheme(lambda: mlp([width] * depth, in_features=width, num_classes=None, activation=nn.Tanh), ("small_normal", "normal", "xavier"), X,
-                           seed=seed, device=device, hist_range=(-1.0, 1.0), bins=40)
 
 
 def deep_tanh_claims(result: dict[str, list[LayerStats]]) -> dict[str, bool]:
@@ -497,23 +435,6 @@ def variance_table(net: nn.Module, stats: list[LayerStats]) -> list[dict[str, fl
     return rows
 
 
-def relu_variance_experiment(
-    make_net: Callable[[], nn.Module], X: torch.Tensor, *, seed: int = 0, device: torch.device | str | None = None,
-    **stats_kw,
-) -> dict[str, dict]:
-    """Xavier and He on the same ReLU architecture: every layer's stats and the variance table for each."""
-    from cnnlab.runtime import get_device, set_seed
-
-    device = torch.device(device) if device is not None else get_device()
-    out = {}
-    for scheme in ("xavier", "he"):
-        set_seed(seed)
-        net = init_weights(make_net(), scheme).to(device)
-        stats = activation_stats(net, X, **stats_kw)
-        out[scheme] = {"stats": stats, "table": variance_table(net, stats)}
-    return out
-
-
 def relu_variance_claims(
     result: dict[str, dict], low: float = 0.4, high: float = 0.6, factor: float = 1.5,
 ) -> dict[str, bool]:
@@ -538,41 +459,6 @@ def relu_variance_claims(
     }
 
 
-def sigmoid_saturation_experiment(
-    width: int = 1000, depth: int = 4, n_train: int = 2000, checkpoints: int = 10, lr: float = 0.5,
-    batch_size: int = 32, n_probe: int = 500, seed: int = 0, device: torch.device | str | None = None,
-) -> dict[str, list]:
-    """Glorot & Bengio's setting: sigmoid MLP, PyTorch's default init (their "standard" U(+-1/sqrt(D_in)), biases 0),
-    plain SGD. Every `n_train / checkpoints` images, record each hidden layer's mean activation on `n_probe` test
-    images.
-    """
-    from cnnlab.runtime import get_device, set_seed
-    from cnnlab.train import TensorLoader, train_one_epoch
-
-    device = torch.device(device) if device is not None else get_device()
-    X, y, Xp, _ = _fashion(n_train, n_probe)
-    set_seed(seed)
-    net = mlp([width] * depth, activation=nn.Sigmoid).to(device)  # PyTorch's default init ...
-    for m in net.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.zeros_(m.bias)  # ... with zero biases, as in the paper
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
-    norm = fashion_normalisation()
-    seen, means, saturated, losses = [], [], [], []
-    chunk = n_train // checkpoints
-    for step in range(checkpoints + 1):
-        stats = only(activation_stats(net, Xp, hist_range=(0.0, 1.0), **norm), "Sigmoid")
-        seen.append(step * chunk)
-        means.append([s.mean for s in stats])
-        saturated.append([s.saturated for s in stats])
-        if step < checkpoints:
-            part = slice(step * chunk, (step + 1) * chunk)
-            batches = TensorLoader(X[part], y[part], batch_size, shuffle=True, seed=seed + step, device=device, **norm)
-            loss, _ = train_one_epoch(net, batches, optimizer)
-            losses.append(loss)
-    return {"seen": seen, "means": means, "saturated": saturated, "losses": losses}
-
-
 def sigmoid_saturation_claims(result: dict[str, list]) -> dict[str, bool]:
     """The top hidden layer is driven to 0 early while the first stays near 0.5, and the loss has not moved yet."""
     top_end = result["means"][-1][-1]
@@ -586,57 +472,35 @@ def sigmoid_saturation_claims(result: dict[str, list]) -> dict[str, bool]:
     }
 
 
-def plain_conv_training(
-    scheme: str, *, depth: int = 14, channels: int = 16, n_train: int = 2000, num_epochs: int = 3, lr: float = 0.01,
-    batch_size: int = 32, downsample: int = 2, seed: int = 0, device: torch.device | str | None = None,
-) -> dict[str, list[float]]:
-    """He et al. 2015, Fig. 3 in small: a plain ReLU conv net of `depth` 3x3 convs trained by SGD from `scheme`.
+def he_vs_xavier_claims(he: list[float], xavier: list[float]) -> dict[str, bool]:
+    """He's net learns (loss well below chance, ln 10 = 2.30), Xavier's stays at chance.
 
-    Images are average-pooled by `downsample` (28 -> 14 pixels) and the first conv strides 2, so the stack runs on
-    7x7 maps: cheap, and depth is what matters here. Returns the training loss per epoch.
+    `he` and `xavier` are the training losses per epoch of the same plain conv net from each initialisation.
     """
-    from cnnlab.runtime import set_seed
-    from cnnlab.train import fit
-
-    X, y, _, _ = _fashion(n_train, 0, downsample)
-    set_seed(seed)
-    net = init_weights(plain_cnn(depth, channels, stem_stride=2), scheme)
-    history = fit(net, (X, y), num_epochs=num_epochs, lr=lr, batch_size=batch_size, seed=seed, progress=False,
-                  device=device, **fashion_normalisation())
-    return {"scheme": scheme, "train_loss": history.train_loss, "train_acc": history.train_acc}
-
-
-def he_vs_xavier_claims(he: dict, xavier: dict) -> dict[str, bool]:
-    """He's net learns (loss well below chance, ln 10 = 2.30), Xavier's stays at chance."""
+    for name, losses in (("he", he), ("xavier", xavier)):
+        if isinstance(losses, (str, bytes)) or not isinstance(losses, (list, tuple)) or not losses:
+            raise TypeError(f"{name} must be a non-empty list of training losses per epoch, got {losses!r}")
+        check_float(f"{name}[-1]", losses[-1])
     return {
-        "He init: the final training loss is below 2.0 (it learns)": he["train_loss"][-1] < 2.0,
-        "Xavier init: the final training loss is above 2.25 (stalled at chance, 2.30)": xavier["train_loss"][-1] > 2.25,
+        "He init: the final training loss is below 2.0 (it learns)": he[-1] < 2.0,
+        "Xavier init: the final training loss is above 2.25 (stalled at chance, 2.30)": xavier[-1] > 2.25,
     }
 
 
-def gradient_experiment(
-    width: int = 256, depth: int = 6, n: int = 512, seed: int = 0,
-    schemes: tuple[str, ...] = ("small_normal", "he", "normal"), device: torch.device | str | None = None,
-) -> dict[str, list[LayerStats]]:
-    """gradient_stats of a deep ReLU MLP on Fashion-MNIST images for each scheme: dLoss/d(output) per layer."""
-    from cnnlab.runtime import get_device, set_seed
-
-    device = torch.device(device) if device is not None else get_device()
-    X, y, _, _ = _fashion(n)
-    out = {}
-    for scheme in schemes:
-        set_seed(seed)
-        net = init_weights(mlp([width] * depth), scheme).to(device)
-        out[scheme] = gradient_stats(net, X, y, hist_range=(-10.0, 6.0), **fashion_normalisation())  # 1e-10 .. 1e6
-    return out
-
-
 def gradient_claims(result: dict[str, list[LayerStats]]) -> dict[str, bool]:
-    """Backwards through the Linear layers: small weights shrink the gradient, N(0, 1) blows it up, He keeps it."""
+    """Backwards through a deep ReLU stack: small weights shrink the gradient, N(0, 1) blows it up, He keeps it.
+
+    `result` maps "small_normal", "normal" and "he" to `gradient_stats` of the stack's hidden weight layers (its
+    convolutions, not the classifier), first to last.
+    """
+    if not isinstance(result, dict) or not {"small_normal", "normal", "he"} <= set(result):
+        raise TypeError(f"result must be a dict with 'small_normal', 'normal' and 'he', got {result!r}")
+    for scheme, stats in result.items():
+        if not isinstance(stats, list) or len(stats) < 2 or not all(isinstance(x, LayerStats) for x in stats):
+            raise TypeError(f"result[{scheme!r}] must be a list of at least 2 LayerStats, got {stats!r}")
 
     def first_over_last(scheme: str) -> float:
-        lin = only(result[scheme], "Linear")
-        return lin[0].std / lin[-2].std  # first hidden layer vs the last hidden layer (not the classifier)
+        return result[scheme][0].std / result[scheme][-1].std
 
     return {
         "std 0.01: the first layer's gradient is over 1000x smaller than the last hidden layer's (vanishing)":

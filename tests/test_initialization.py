@@ -10,30 +10,26 @@ import torch
 from torch import nn
 
 from cnnlab.models import mlp, plain_cnn
+from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
 from cnnlab.initialization import (
     SCHEMES,
-    _fashion,
     activation_stats,
     deep_tanh_claims,
-    deep_tanh_experiment,
     fan_in_out,
-    fashion_normalisation,
     gradient_claims,
-    gradient_experiment,
     gradient_stats,
     he_vs_xavier_claims,
     init_std,
     init_weights,
     only,
-    plain_conv_training,
     relu_variance_claims,
-    relu_variance_experiment,
     sigmoid_saturation_claims,
-    sigmoid_saturation_experiment,
+    unit_spread,
     variance_table,
     zero_init_claims,
-    zero_init_experiment,
 )
+from cnnlab.runtime import set_seed
+from cnnlab.train import TensorLoader, fit, train_one_epoch
 
 LAYERS = {
     "linear": lambda: nn.Linear(300, 200),
@@ -342,29 +338,70 @@ def assert_all(claims: dict[str, bool]) -> None:
     assert not failed, failed
 
 
+NORM = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
+
+
+def measure(make_net, scheme, X, seed, **stats_kw):
+    """The notebook's `measure`: build, initialise by `scheme` from `seed`, stream every layer's statistics."""
+    set_seed(seed)
+    net = init_weights(make_net(), scheme)
+    return net, activation_stats(net, X, **stats_kw)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_zero_init_keeps_every_hidden_unit_identical(seed):
-    cfg = dict(width=32, n_train=2000, num_epochs=3, seed=seed, device="cpu")
-    assert_all(zero_init_claims(zero_init_experiment("zeros", **cfg), zero_init_experiment("xavier", **cfg)))
+    """Section 1 (quick profile): a 2 x 32 sigmoid MLP trained 3 epochs on 2000 images, from zeros and Xavier."""
+    X, y = load_fashion_mnist("train", subset=2000)
+    Xv, yv = load_fashion_mnist("test", subset=1000)
+    runs = {}
+    for scheme in ("zeros", "xavier"):
+        set_seed(seed)
+        net = init_weights(mlp([32, 32], activation=nn.Sigmoid), scheme)
+        history = fit(net, (X, y), (Xv, yv), num_epochs=3, lr=0.1, seed=seed, progress=False, device="cpu", **NORM)
+        hidden = [net[1], net[3]]
+        runs[scheme] = {"spread": [unit_spread(m) for m in hidden],
+                        "weight_size": [m.weight.detach().abs().max().item() for m in hidden],
+                        "val_acc": history.val_acc[-1]}
+    assert_all(zero_init_claims(runs["zeros"], runs["xavier"]))
+
+
+def test_unit_spread_is_the_largest_gap_to_the_first_unit():
+    layer = nn.Linear(2, 3)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.0, 2.0], [1.0, 2.5], [0.0, 2.0]]))
+        layer.bias.copy_(torch.tensor([0.0, 0.0, 0.25]))
+    assert unit_spread(layer) == 1.0  # unit 2's first weight differs by 1, unit 1's second by 0.5, a bias by 0.25
+    with pytest.raises(TypeError, match="layer must be an nn.Linear"):
+        unit_spread(nn.Conv2d(1, 1, 3))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_deep_tanh_collapses_saturates_or_spreads(seed):
-    assert_all(deep_tanh_claims(deep_tanh_experiment(width=512, depth=7, n=64, seed=seed, device="cpu")))
+    X = torch.randn(64, 512, generator=torch.Generator().manual_seed(seed))
+    result = {scheme: measure(lambda: mlp([512] * 7, in_features=512, num_classes=None, activation=nn.Tanh),
+                              scheme, X, seed, hist_range=(-1.0, 1.0), bins=40)[1]
+              for scheme in ("small_normal", "normal", "xavier")}
+    assert_all(deep_tanh_claims(result))
+
+
+def variance_runs(make_net, X, seed, **stats_kw):
+    runs = {}
+    for scheme in ("xavier", "he"):
+        net, stats = measure(make_net, scheme, X, seed, **stats_kw)
+        runs[scheme] = {"stats": stats, "table": variance_table(net, stats)}
+    return runs
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_relu_mlp_xavier_halves_he_keeps(seed):
     X = torch.randn(64, 256, generator=torch.Generator().manual_seed(seed))
-    result = relu_variance_experiment(lambda: mlp([256] * 7, in_features=256, num_classes=None), X, seed=seed, device="cpu")
-    assert_all(relu_variance_claims(result))
+    assert_all(relu_variance_claims(variance_runs(lambda: mlp([256] * 7, in_features=256, num_classes=None), X, seed)))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_conv_net_on_real_images(seed):
-    X = _fashion(32)[0]
-    result = relu_variance_experiment(lambda: plain_cnn(depth=8, channels=32, num_classes=None), X, seed=seed,
-                                      device="cpu", **fashion_normalisation())
+    X, _ = load_fashion_mnist("train", subset=32)
+    result = variance_runs(lambda: plain_cnn(depth=8, channels=32, num_classes=None), X, seed, **NORM)
     assert_all(relu_variance_claims(result, low=0.3, high=0.65, factor=2.0))
 
 
@@ -382,20 +419,63 @@ def test_variance_table_prediction_by_hand():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_glorot_top_sigmoid_layer_saturates_early(seed):
-    result = sigmoid_saturation_experiment(width=1000, n_train=500, n_probe=200, seed=seed, device="cpu")
+    """Section 7 at a smaller size: 4 x 1000 sigmoid MLP, default init, zero biases, SGD lr 0.5, 500 images."""
+    n_train = 500
+    X, y = load_fashion_mnist("train", subset=n_train)
+    Xp, _ = load_fashion_mnist("test", subset=200)
+    set_seed(seed)
+    net = mlp([1000] * 4, activation=nn.Sigmoid)
+    for layer in net:
+        if isinstance(layer, nn.Linear):
+            nn.init.zeros_(layer.bias)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.5)
+    chunk, result = n_train // 10, {"seen": [], "means": [], "losses": []}
+    for step in range(11):
+        result["seen"].append(step * chunk)
+        result["means"].append([s.mean for s in only(activation_stats(net, Xp, hist_range=(0.0, 1.0), **NORM),
+                                                     "Sigmoid")])
+        if step < 10:
+            part = slice(step * chunk, (step + 1) * chunk)
+            loader = TensorLoader(X[part], y[part], 32, shuffle=True, seed=seed + step, **NORM)
+            result["losses"].append(train_one_epoch(net, loader, optimizer)[0])
     assert_all(sigmoid_saturation_claims(result))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_he_trains_xavier_stalls_in_a_deep_plain_conv_net(seed):
-    he = plain_conv_training("he", seed=seed, device="cpu")  # the notebook's settings: 14 convs, 2000 images
-    xavier = plain_conv_training("xavier", seed=seed, device="cpu")
-    assert_all(he_vs_xavier_claims(he, xavier))
+    """Section 8: 14 plain convs of 16 channels on 2000 images pooled to 14x14, SGD lr 0.01, batch 32, 3 epochs."""
+    X, y = load_fashion_mnist("train", subset=2000)
+    X = nn.functional.avg_pool2d(X.float(), 2).round().to(torch.uint8)
+    losses = {}
+    for scheme in ("he", "xavier"):
+        set_seed(seed)
+        net = init_weights(plain_cnn(depth=14, channels=16, stem_stride=2), scheme)
+        losses[scheme] = fit(net, (X, y), num_epochs=3, lr=0.01, batch_size=32, seed=seed, progress=False,
+                             device="cpu", **NORM).train_loss
+    assert_all(he_vs_xavier_claims(losses["he"], losses["xavier"]))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_claim_gradients_vanish_explode_or_hold(seed):
-    assert_all(gradient_claims(gradient_experiment(width=256, depth=6, n=128, seed=seed, device="cpu")))
+    """Section 9: six plain ReLU convs of 16 channels (first strides 2) on 256 images, three schemes."""
+    X, y = load_fashion_mnist("train", subset=256)
+    result = {}
+    for scheme in ("small_normal", "he", "normal"):
+        set_seed(seed)
+        net = init_weights(plain_cnn(depth=6, channels=16, stem_stride=2), scheme)
+        result[scheme] = only(gradient_stats(net, X, y, hist_range=(-10.0, 6.0), **NORM), "Conv2d")
+        assert len(result[scheme]) == 6
+    assert_all(gradient_claims(result))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: he_vs_xavier_claims([], [2.3]), TypeError, "he must be a non-empty list of training losses"),
+    (lambda: he_vs_xavier_claims([2.3], [float("nan")]), ValueError, "xavier\\[-1\\] must be a finite number"),
+    (lambda: gradient_claims({"he": []}), TypeError, "result must be a dict with 'small_normal', 'normal' and 'he'"),
+])
+def test_claims_refuse_bad_results_by_name(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
 
 
 def test_explorer_redraws_and_has_a_stable_repr():
