@@ -137,6 +137,19 @@ def forge():
 
 import json
 atexit.register(forge)"""),
+        # after the grader's child is done: the status becomes a link to an endless device, outputs a FIFO and links
+        "saboteur": notebook("""import atexit, os
+
+
+def sabotage():
+    os.remove("out/status.json")
+    os.symlink("/dev/zero", "out/status.json")
+    os.mkfifo("out/q1_conv2d_shape.npz")
+    os.symlink("/dev/zero", "out/q3_he_linear_std.npz")
+    os.symlink("/dev/urandom", "out/q4_bn_train_output.npz")
+
+
+atexit.register(sabotage)"""),
         # write into the course package, the grader and the hidden tests
         "writer": notebook(f"""import os
 for path in {[str(p) for p in GUARDED]!r} + ["{ROOT / 'cnnlab' / 'evil.py'}"]:
@@ -271,6 +284,17 @@ def test_objects_with_a_malicious_reduce_are_never_unpickled_and_forged_outputs_
     assert scores(row) == HONEST
     ran_here = graded["marker"].exists() and str(os.getpid()) in graded["marker"].read_text().split()
     assert not ran_here, "the grader unpickled an object from the submission"
+
+
+def test_links_fifos_and_a_destroyed_status_neither_hang_the_grader_nor_cost_honest_points(graded):
+    row = graded["rows"]["saboteur"]
+    assert scores(row) == HONEST  # points come from the outputs; the status only explains what is missing
+    block = graded["console"].split("\nsaboteur: ", 1)[1].split("\n")
+    lines = block[1:next(i for i, line in enumerate(block) if i and not line.startswith("    "))]
+    assert "    q1 conv2d_shape -1: ValueError: its output could not be read: q1_conv2d_shape.npz is not a regular " \
+           "file" in lines  # a FIFO, opened without blocking
+    assert "    q3 he_linear_std -1: ValueError: its output could not be read: [Errno 40] Too many levels of " \
+           "symbolic links: 'q3_he_linear_std.npz'" in lines  # a link to /dev/zero, not followed
 
 
 @needs_files

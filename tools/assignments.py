@@ -29,11 +29,13 @@ import ast
 import csv
 import importlib.util
 import inspect
+import io
 import json
 import os
 import re
 import secrets
 import shutil
+import stat
 import sys
 import tempfile
 import textwrap
@@ -266,17 +268,39 @@ def _hidden_paths(source_dir: Path, dist: Path, submission: Path) -> list[Path]:
             Path(submission).resolve().parent]
 
 
-def _read_status(path: Path) -> dict:
-    """The child's JSON status, validated: {"cells": [str|None], "cases": {id: str|None}}; empty if unusable."""
+def _read_child_file(path: Path, limit: int) -> bytes:
+    """The bytes of a file the child wrote, read safely: no symbolic link followed (the file or its folder), no
+    FIFO or device opened for long (O_NONBLOCK, regular files only), at most `limit` bytes; OSError otherwise."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    folder = os.open(path.parent, flags | os.O_DIRECTORY)
     try:
-        if path.stat().st_size > 1 << 20:
-            return {"cells": [], "cases": {}, "running": None}
-        status = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {"cells": [], "cases": {}, "running": None}
-    cells = status.get("cells") if isinstance(status, dict) else None
-    cases = status.get("cases") if isinstance(status, dict) else None
-    running = status.get("running") if isinstance(status, dict) else None
+        fd = os.open(path.name, flags, dir_fd=folder)
+    finally:
+        os.close(folder)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"{path.name} is larger than {limit >> 20} MiB")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)[:limit]
+    finally:
+        os.close(fd)
+
+
+def _read_status(path: Path) -> dict:
+    """The child's JSON status, validated: {"cells": [str|None], "cases": {id: str|None}}; empty if unusable.
+
+    Advisory only: it supplies error messages and the watchdog's "running"; points come from the outputs."""
+    empty = {"cells": [], "cases": {}, "running": None}
+    try:
+        status = json.loads(_read_child_file(path, 1 << 20))
+    except (OSError, ValueError, RecursionError):
+        return empty
+    if not isinstance(status, dict):
+        return empty
+    cells, cases, running = status.get("cells"), status.get("cases"), status.get("running")
     return {"cells": [c for c in cells if c is None or isinstance(c, str)] if isinstance(cells, list) else [],
             "cases": {k: v for k, v in cases.items() if isinstance(k, str) and (v is None or isinstance(v, str))}
             if isinstance(cases, dict) else {},
@@ -284,13 +308,15 @@ def _read_status(path: Path) -> dict:
 
 
 def _read_output(path: Path) -> dict[str, np.ndarray]:
-    """One case's outputs: an .npz of plain arrays, loaded without pickle; ValueError otherwise."""
-    if not path.is_file() or path.is_symlink():
-        raise ValueError("returned nothing")
-    if path.stat().st_size > MAX_OUTPUT_BYTES:
-        raise ValueError(f"returned more than {MAX_OUTPUT_BYTES >> 20} MiB")
-    with np.load(path, allow_pickle=False) as data:
-        out = {key: data[key] for key in data.files}
+    """One case's outputs: an .npz of plain arrays, read safely and loaded without pickle; ValueError otherwise."""
+    try:
+        data = _read_child_file(path, MAX_OUTPUT_BYTES)
+    except FileNotFoundError:
+        raise FileNotFoundError("returned nothing") from None
+    except OSError as e:
+        raise ValueError(f"its output could not be read: {e}") from None
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        out = {key: npz[key] for key in npz.files}
     for key, value in out.items():
         if value.dtype.kind not in PLAIN_KINDS:
             raise ValueError(f"returned {key} of dtype {value.dtype}, not numbers or text")
@@ -396,13 +422,21 @@ def grade_submission(submission: Path, assignment: str, student: str | None = No
     status, outputs, run, work = _run_child(cells, cases, hide, case_timeout, cell_timeout, timeout, memory_bytes)
     try:
         for case in cases:
-            error = status["cases"].get(case.id, "not run: the submission stopped before this test")
-            if error is None:
+            # Points come from the outputs alone: the status (the child's word) only explains a missing output.
+            error = None
+            try:
+                out = _read_output(outputs[case.id])
+            except Exception as e:  # noqa: BLE001 - no usable output: the status says why, if it can
+                out, error = None, status["cases"].get(case.id)
+                if error is None:
+                    missing = isinstance(e, FileNotFoundError) and case.id not in status["cases"]
+                    error = ("not run: the submission stopped before this test" if missing else
+                             f"{type(e).__name__}: {e}")
+            if out is not None:
                 try:
-                    case.check(_read_output(outputs[case.id]), case.inputs)
+                    case.check(out, case.inputs)
                 except Exception as e:  # noqa: BLE001 - a failed check is a lost point, whatever it raised
-                    error = _first_line(f"{e}" if isinstance(e, AssertionError) and str(e) else
-                                        f"{type(e).__name__}: {e}")
+                    error = f"{e}" if isinstance(e, AssertionError) and str(e) else f"{type(e).__name__}: {e}"
             if error is None:
                 result.scores[case.question] += float(case.points)
             else:
