@@ -173,3 +173,51 @@ def test_unreadable_notebook_is_a_grader_error_not_a_crash(tmp_path):
     result = assignments.grade_submission(path, NAME, source_dir=ROOT / "assignments", dist=tmp_path)
     assert result.status == "grader-error" and result.total == 0 and result.possible == sum(POINTS.values())
     assert len(result.lost) == len(assignments.load_cases(NAME, ROOT / "assignments"))
+
+
+# ----------------------------------------------------------------------------------------------- a new assignment
+
+TINY_TESTS = '''
+from tools.assignments import Case
+
+
+def probe_add(ns, inputs):
+    return {"sum": ns["add"](int(inputs["a"]), int(inputs["b"]))}
+
+
+def check_add(out, inputs):
+    assert out["sum"] == inputs["a"] + inputs["b"], "add(a, b) is not a + b"
+
+
+CASES = [Case("q1", "add_small", 1, probe_add, check_add, hidden=False, inputs={"a": 2, "b": 3}),
+         Case("q1", "add_negative", 2, probe_add, check_add, inputs={"a": -7, "b": 4})]
+'''
+
+
+def tiny_assignment(folder: Path, solution: str) -> Path:
+    """assignments/hw0_tiny: one question, a notebook and a tests file, nothing else (no torch: fast)."""
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": f"def add(a, b):\n    # BEGIN SOLUTION\n    return {solution}\n    # END SOLUTION"}
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "## Q1. add (3 points)"}, cell],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    folder.mkdir(parents=True)
+    (folder / "hw0_tiny.ipynb").write_text(json.dumps(nb))
+    (folder / "hw0_tiny_tests.py").write_text(TINY_TESTS)
+    return folder
+
+
+def test_a_new_assignment_is_a_notebook_and_a_tests_file_and_build_prints_both_scores(tmp_path, capsys):
+    source = tiny_assignment(tmp_path / "assignments", "a + b")
+    assert assignments.main(["build", "--source", str(source), "--dist", str(tmp_path / "dist")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"hw0_tiny: reference solution 3/3 \(.* s\), blank student notebook 0/3 \(.* s\)", out[0])
+    student = code_cells(tmp_path / "dist" / "hw0_tiny" / "student" / "hw0_tiny.ipynb")
+    assert student == ["def add(a, b):\n    ...  # your code here"]
+
+
+def test_build_fails_when_the_reference_loses_points(tmp_path, capsys):
+    source = tiny_assignment(tmp_path / "assignments", "a + b if a > 0 else 0")  # wrong for a < 0
+    assert assignments.main(["build", "--source", str(source), "--dist", str(tmp_path / "dist")]) == 1
+    err = capsys.readouterr().err
+    assert "error: the reference solution of hw0_tiny scores 1/3 (graded; q1 add_negative: add(a, b) is not a + b)" \
+        in err

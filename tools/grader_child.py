@@ -64,12 +64,16 @@ def _plain(value):
     return array
 
 
-_BOX = os.open(".", os.O_RDONLY)  # the box: a submission that changes folder only moves itself
 _fchdir = os.fchdir
+_box = []  # the box's folder descriptor, opened by main(): a submission that changes folder only moves itself
+
+
+def _home() -> None:
+    _fchdir(_box[0])
 
 
 def _write_status(status) -> None:
-    _fchdir(_BOX)
+    _home()
     with _open("out/status.json.tmp", "w") as f:
         f.write(_dumps(status))
     _replace("out/status.json.tmp", "out/status.json")
@@ -77,6 +81,7 @@ def _write_status(status) -> None:
 
 def main() -> None:
     """Run job.json from the current folder (the box)."""
+    _box.append(os.open(".", os.O_RDONLY))
     with _open("job.json") as f:
         job = json.load(f)
     status = {"cells": [], "cases": {}, "running": None}
@@ -108,7 +113,7 @@ def main() -> None:
         _write_status(status)
 
         def run(case=case):
-            _fchdir(_BOX)
+            _home()
             inputs = {}
             if case["inputs"]:
                 with _load(case["inputs"], allow_pickle=False) as data:
@@ -119,7 +124,7 @@ def main() -> None:
             if not _isinstance(result, _dict):
                 raise TypeError(f"the probe returned {_type(result).__name__}, not a dict")
             arrays = {_str(key): _plain(value) for key, value in result.items()}
-            _fchdir(_BOX)
+            _home()
             _savez(f"out/{case['id']}.npz", **arrays)
         _, error = _with_alarm(job["case_timeout"], run)
         status["cases"][case["id"]] = error
