@@ -119,8 +119,8 @@ def mlp(
     Linear classifier (none if `num_classes` is None: the stack alone, for signal-propagation experiments).
 
     With a norm the hidden Linear layers have no bias: beta, added right after, does the same job.
-    Notebooks 04 and 05 (deep stacks), 06 (with BatchNorm/GroupNorm), 10-12 (small classifiers; 8x8 digits with
-    `in_features=64`).
+    Used where the point needs a dense net: notebook 04 (the signs of weight gradients), 05 (the lecture's deep
+    Gaussian stacks), 06 (with BatchNorm/GroupNorm); `in_features` sets the flattened input size.
 
     >>> mlp((100, 100, 100), activation=nn.Sigmoid, norm="batch")(torch.zeros(2, 1, 28, 28)).shape
     torch.Size([2, 10])
@@ -203,7 +203,8 @@ def plain_cnn(
 ) -> nn.Sequential:
     """A plain (no BatchNorm, no skips) stack: `depth` 3x3 convs of `channels`, then global average pool + Linear.
 
-    The first conv may stride (`stem_stride`) to shrink the image and the cost; all others keep the size. Notebook 05.
+    The first conv may stride (`stem_stride`) to shrink the image and the cost; all others keep the size. Notebooks 04
+    and 05.
 
     >>> plain_cnn(depth=4, channels=8, stem_stride=2)(torch.zeros(2, 1, 28, 28)).shape
     torch.Size([2, 10])

@@ -230,7 +230,8 @@ def check_tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = Non
     if dtype is not None:
         check_choice("dtype", dtype, tuple(_DTYPE_KINDS))
         if not _DTYPE_KINDS[dtype](x.dtype):
-            raise TypeError(f"{name} must be a {dtype} tensor, got dtype {x.dtype}")
+            article = "an" if dtype[0] in "aeiou" else "a"
+            raise TypeError(f"{name} must be {article} {dtype} tensor, got dtype {x.dtype}")
     if nonempty and x.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
     if finite and x.is_floating_point() and not bool(torch.isfinite(x).all()):

@@ -104,7 +104,7 @@ def test_unknown_activation_lists_the_allowed_names():
     (lambda: Maxout(4.0, 3), TypeError, "in_features must be an int"),
     (lambda: one_sign_fraction(torch.zeros(2, 3)), ValueError, "grads must have 3 dimensions"),
     (lambda: layer_gradient_rms(nn.ReLU(), torch.zeros(2, 3), torch.zeros(2)), TypeError, "net must have Linear or"),
-    (lambda: layer_gradient_rms(nn.Linear(3, 2), torch.zeros(2, 3), torch.zeros(2)), TypeError, "y must be a int"),
+    (lambda: layer_gradient_rms(nn.Linear(3, 2), torch.zeros(2, 3), torch.zeros(2)), TypeError, "y must be an int"),
     (lambda: layer_gradient_rms(nn.Linear(3, 2), torch.zeros(2, 3), torch.zeros(3, dtype=torch.long)), ValueError,
      "y must have one label per row of X"),
     (lambda: per_example_weight_grads(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2)), torch.zeros(1, 2),

@@ -100,7 +100,7 @@ def test_kfold_bad_input(N, k, seed, error, match):
     (lambda: max_norm_(nn.Linear(2, 2), True), TypeError, "c must be a number, got bool"),
     (lambda: max_norm_(nn.Linear, 1.0), TypeError, "net must be a torch.nn.Module"),
     (lambda: add_max_norm(None, nn.Linear(2, 2), 1.0), TypeError, "optimizer must be a torch.optim.Optimizer"),
-    (lambda: smooth_labels(torch.tensor([0.0, 1.0]), 3, 0.1), TypeError, "y must be a int tensor"),
+    (lambda: smooth_labels(torch.tensor([0.0, 1.0]), 3, 0.1), TypeError, "y must be an int tensor"),
     (lambda: smooth_labels(torch.tensor([0, 3]), 3, 0.1), ValueError, r"class indices 0..2, got values 0..3"),
     (lambda: smooth_labels(torch.tensor([0]), 1, 0.1), ValueError, "num_classes must be an int >= 2"),
     (lambda: smooth_labels(torch.tensor([0]), 3, None), TypeError, "eps must be a number"),

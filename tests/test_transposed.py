@@ -184,7 +184,7 @@ def test_subpixel_net_beats_bicubic(photo_data, seed):
     (lambda: psnr([1.0], torch.zeros(1)), TypeError, "pred must be a torch.Tensor"),
     (lambda: psnr(torch.zeros(2), torch.ones(2), max_value=float("nan")), ValueError, "max_value must be"),
     (lambda: segmentation_scores(torch.zeros(4), torch.zeros(4, dtype=torch.long), 2), TypeError,
-     "pred must be a int tensor"),
+     "pred must be an int tensor"),
     (lambda: bicubic(torch.zeros(1, 1, 4, 4), "2"), TypeError, "scale must be an int"),
     (lambda: downscale([[0.0]], 2), TypeError, "hr must be a torch.Tensor"),
     (lambda: photo_patches([], 4, 2), TypeError, "photos must be a non-empty list"),

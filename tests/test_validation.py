@@ -182,7 +182,7 @@ def test_check_tensor_checks_the_kind_of_dtype(kind, dtype):
     if ok:
         assert check_tensor("X", x, dtype=kind) is x
     else:
-        with pytest.raises(TypeError, match=rf"^X must be a {kind} tensor"):
+        with pytest.raises(TypeError, match=rf"^X must be an? {kind} tensor"):
             check_tensor("X", x, dtype=kind)
 
 
