@@ -147,6 +147,13 @@ def sabotage():
     os.mkfifo("out/q1_conv2d_shape.npz")
     os.symlink("/dev/zero", "out/q3_he_linear_std.npz")
     os.symlink("/dev/urandom", "out/q4_bn_train_output.npz")
+    import zipfile, zlib  # a zip bomb: 512 MiB of zeros in well under 1 MiB
+    with zipfile.ZipFile("out/q6_transfer_output_shape.npz", "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("out.npy", "w", force_zip64=True) as f:
+            f.write(b"\\x93NUMPY\\x01\\x00v\\x00{'descr': '|u1', 'fortran_order': False, 'shape': (536870912,), }"
+                    + b" " * 51 + b"\\n")
+            for _ in range(512):
+                f.write(bytes(1 << 20))
 
 
 atexit.register(sabotage)"""),
@@ -295,6 +302,7 @@ def test_links_fifos_and_a_destroyed_status_neither_hang_the_grader_nor_cost_hon
            "file" in lines  # a FIFO, opened without blocking
     assert "    q3 he_linear_std -1: ValueError: its output could not be read: [Errno 40] Too many levels of " \
            "symbolic links: 'q3_he_linear_std.npz'" in lines  # a link to /dev/zero, not followed
+    assert "    q6 transfer_output_shape -1: ValueError: its output is compressed or larger than allowed" in lines
 
 
 @needs_files

@@ -40,6 +40,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,6 +316,14 @@ def _read_output(path: Path) -> dict[str, np.ndarray]:
         raise FileNotFoundError("returned nothing") from None
     except OSError as e:
         raise ValueError(f"its output could not be read: {e}") from None
+    try:  # a compressed member could inflate to far more than it weighs (a zip bomb): only stored ones, summed
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = zf.infolist()
+    except zipfile.BadZipFile:
+        raise ValueError("its output is not an .npz file") from None
+    if any(m.compress_type != zipfile.ZIP_STORED for m in members) or \
+            sum(m.file_size for m in members) > MAX_OUTPUT_BYTES:
+        raise ValueError("its output is compressed or larger than allowed")
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         out = {key: npz[key] for key in npz.files}
     for key, value in out.items():
@@ -388,7 +397,7 @@ def _run_child(cells: list[str], cases: list[Case], hide: list[Path], case_timeo
         limits = sandbox.Limits(cpu_s=max(1, int(left)), wall_s=max(1.0, left), memory_bytes=int(memory_bytes))
         watchdog = _Watchdog(box / "out" / "status.json", cell_timeout, case_timeout)
         run = sandbox.run_isolated([sys.executable, "-I", "child.py"], box, hide=hide, readonly=[ROOT],
-                                   limits=limits, log=work / "child.log", watch=watchdog)
+                                   limits=limits, log=None, watch=watchdog)  # what it prints is never read
         status = _read_status(box / "out" / "status.json")
         if not (run.stopped and watchdog.stalled) or deadline - time.monotonic() < 1:
             break
