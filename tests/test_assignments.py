@@ -221,3 +221,11 @@ def test_build_fails_when_the_reference_loses_points(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "error: the reference solution of hw0_tiny scores 1/3 (graded; q1 add_negative: add(a, b) is not a + b)" \
         in err
+
+
+def test_a_sandbox_that_cannot_start_is_a_grader_error_not_a_zero(tmp_path, monkeypatch):
+    source = tiny_assignment(tmp_path / "assignments", "a + b")
+    monkeypatch.setattr(assignments.sys, "executable", str(tmp_path / "no-such-python"))
+    result = assignments.grade_submission(source / "hw0_tiny.ipynb", "hw0_tiny", source_dir=source, dist=tmp_path)
+    assert result.status == "grader-error" and result.total == 0
+    assert "the sandbox or its Python did not start" in result.notes

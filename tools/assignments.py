@@ -462,6 +462,10 @@ def grade_submission(submission: Path, assignment: str, student: str | None = No
     if run.timed_out:
         result.status = "timeout"
         notes.append(f"stopped after {timeout} s")
+    elif run.returncode != 0 and not status["cells"] and cells:  # the driver never reported a single cell
+        result.status = "grader-error"
+        notes.append(f"the sandbox or its Python did not start (exit code {run.returncode}): check `make grade`'s "
+                     "first line and run the reference through it")
     elif run.returncode != 0:
         notes.append(f"the submission's process ended with code {run.returncode}")
     result.notes, result.seconds = "; ".join(notes), time.perf_counter() - start
