@@ -1,23 +1,28 @@
 """Ensembles: average the predicted probabilities of several nets — different seeds, the top-k of a search, or
-snapshots of one run along a cyclic cosine schedule (Huang et al., "Snapshot ensembles", ICLR 2017)."""
+snapshots of one run along a cyclic cosine schedule (Huang et al., "Snapshot ensembles", ICLR 2017).
+
+The members are small CNNs (`models.fast_cnn`) on Fashion-MNIST subsets: a run takes a fraction of a second on a CPU.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import lru_cache
+import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, Split
-from cnnlab.models import mlp
+from cnnlab.data import Split
+from cnnlab.models import fast_cnn
 from cnnlab.runtime import set_seed
 from cnnlab.train import History, Snapshots, accuracy, fit, predict
-from cnnlab.validation import check_float, check_int, check_tensor
+from cnnlab.validation import check_float, check_int, check_module, check_tensor
 
 __all__ = [
     "ensemble_proba",
+    "top_k",
     "train_member",
+    "Ensemble",
     "seed_ensemble",
     "snapshot_ensemble",
     "snapshot_vs_plain",
@@ -25,7 +30,6 @@ __all__ = [
 ]
 
 Data = tuple[torch.Tensor, torch.Tensor]
-_NORM = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
 
 
 def _check_split(data: Split, seed: int) -> None:
@@ -53,11 +57,6 @@ def ensemble_proba(probas: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(list(probas)).mean(dim=0)  # (M, N, K) -> (N, K)
 
 
-def ensemble_curve(probas: Sequence[torch.Tensor], y: torch.Tensor) -> list[float]:
-    """Accuracy of the ensemble of the first m members, for m = 1..M."""
-    return [accuracy(ensemble_proba(probas[:m]), y) for m in range(1, len(probas) + 1)]
-
-
 def top_k(scores: Sequence[float], k: int) -> list[int]:
     """Indices of the `k` highest scores (e.g. validation accuracies), best first.
 
@@ -75,34 +74,60 @@ def top_k(scores: Sequence[float], k: int) -> list[int]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# The experiments: Fashion-MNIST subsets, an MLP
+# The members: a small CNN (models.fast_cnn), trained through fit
 # ----------------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=4)
 def train_member(
-    train_data: Data, seed: int = 0, *, hidden: Sequence[int] = (256,), lr: float = 0.05, weight_decay: float = 0.0,
-    num_epochs: int = 10, batch_size: int = 64, device: torch.device | str | None = None,
-    make_net: Callable[[], nn.Module] | None = None,
+    train_data: Data, seed: int = 0, *, width: int = 8, lr: float = 0.05, weight_decay: float = 0.0,
+    num_epochs: int = 8, batch_size: int = 64, mean: float | None = None, std: float | None = None,
+    device: torch.device | str | None = None,
 ) -> nn.Module:
-    """One ensemble member: `models.mlp(hidden)` (or `make_net()`) trained with SGD (momentum 0.9) from seed `seed`
-    via `fit`."""
+    """One member: `models.fast_cnn(width)` trained from seed `seed` with SGD (momentum 0.9, `weight_decay`) via
+    `fit`; `mean`/`std` normalise uint8 images as `fit` does (pass `**split.norm`). Returns the trained net."""
+    check_int("seed", seed, ge=0)
+    check_float("lr", lr, gt=0)
+    check_float("weight_decay", weight_decay, ge=0)
     set_seed(seed)
-    net = make_net() if make_net is not None else mlp(hidden)
+    net = fast_cnn(width)  # (N, 1, 28, 28) -> (N, 10)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
-    fit(net, train_data, None, num_epochs=num_epochs, optimizer=optimizer, batch_size=batch_size, device=device,
-        seed=seed, progress=False, **_NORM)
+    fit(net, train_data, None, num_epochs=num_epochs, optimizer=optimizer, batch_size=batch_size, mean=mean, std=std,
+        device=device, seed=seed, progress=False)
     return net
 
 
-def seed_ensemble(seeds: Sequence[int], data: Split, **member_kw) -> tuple[list[float], list[float]]:
-    """Train one member per seed; returns (accuracy of each member, accuracy of the first-m ensemble, m = 1..M) on the
-    test images of `data` (a `cnnlab.data.Split`)."""
+class Ensemble(nn.Module):
+    """Several trained nets as one: its logits are log of the members' mean probability, log((1/M) sum_m
+    softmax(z_m)), so `softmax` of them is `ensemble_proba` of the members. Used as a distillation teacher.
+
+    >>> a, b = nn.Linear(2, 3), nn.Linear(2, 3)
+    >>> x = torch.randn(4, 2)
+    >>> torch.allclose(Ensemble([a, b])(x).softmax(1), ensemble_proba([a(x).softmax(1), b(x).softmax(1)]))
+    True
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if isinstance(members, nn.Module) or not isinstance(members, Sequence) or len(members) == 0:
+            raise TypeError(f"members must be a non-empty list of nets, got {type(members).__name__}")
+        for i, net in enumerate(members):
+            check_module(f"members[{i}]", net)
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_p = torch.stack([net(x).float().log_softmax(dim=1) for net in self.members])  # (M, N, K)
+        return log_p.logsumexp(dim=0) - math.log(len(self.members))  # (N, K): log of the mean probability, finite
+
+
+def seed_ensemble(seeds: Sequence[int], data: Split, **member_kw) -> tuple[list[nn.Module], list[float], list[float]]:
+    """Train one member per seed on `data`'s training images; returns (the members, accuracy of each member, accuracy
+    of the first-m ensemble for m = 1..M), accuracies on the test images of `data` (a `cnnlab.data.Split`)."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or len(seeds) == 0:
         raise TypeError(f"seeds must be a non-empty list of ints, one per member, got {seeds!r:.40}")
     for s in seeds:
         _check_split(data, s)  # every seed an int >= 0
-    X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
-    probas = [predict(train_member((X_train, y_train), s, **member_kw), X_test, **data.norm).softmax(1) for s in seeds]
-    return [accuracy(p, y_test) for p in probas], ensemble_curve(probas, y_test)
+    nets = [train_member(data.train, s, **data.norm, **member_kw) for s in seeds]
+    probas = [predict(net, data.X_test, **data.norm).softmax(1) for net in nets]  # M x (N, K)
+    curve = [accuracy(ensemble_proba(probas[:m]), data.y_test) for m in range(1, len(probas) + 1)]
+    return nets, [accuracy(p, data.y_test) for p in probas], curve
 
 
 def snapshot_fit(
@@ -123,52 +148,53 @@ def snapshot_fit(
     return snapshots.states, history
 
 
-def snapshot_ensemble(seed: int, data: Split, *, hidden: Sequence[int] = (256,), lr: float = 0.05,
-                      num_cycles: int = 4, epochs_per_cycle: int = 3,
+def snapshot_ensemble(seed: int, data: Split, *, width: int = 8, lr: float = 0.1, num_cycles: int = 3,
+                      epochs_per_cycle: int = 4,
                       device: torch.device | str | None = None) -> tuple[list[float], History]:
-    """One snapshot-ensemble run; returns (accuracy on the test images of each snapshot alone ... and, last, of the
-    average of all snapshots, History)."""
+    """One snapshot-ensemble run of a `fast_cnn(width)`; returns (accuracy on the test images of each snapshot alone
+    ... and, last, of the average of all snapshots, History)."""
     _check_split(data, seed)
-    X_train, y_train, X_val, y_val, X_test, y_test = (data.X_train, data.y_train, data.X_val, data.y_val,
-                                                      data.X_test, data.y_test)
     set_seed(seed)
-    net = mlp(hidden)
-    snapshots, history = snapshot_fit(net, (X_train, y_train), (X_val, y_val), lr=lr, num_cycles=num_cycles,
+    net = fast_cnn(width)
+    snapshots, history = snapshot_fit(net, data.train, data.val, lr=lr, num_cycles=num_cycles,
                                       epochs_per_cycle=epochs_per_cycle, seed=seed, device=device, **data.norm)
     probas = []
     for state in snapshots:
         net.load_state_dict(state)
-        probas.append(predict(net, X_test, **data.norm).softmax(1))
-    return [accuracy(p, y_test) for p in probas] + [accuracy(ensemble_proba(probas), y_test)], history
+        probas.append(predict(net, data.X_test, **data.norm).softmax(1))
+    return [accuracy(p, data.y_test) for p in probas] + [accuracy(ensemble_proba(probas), data.y_test)], history
 
 
-def snapshot_vs_plain(seed: int, data: Split, *, lr: float = 0.1, num_cycles: int = 3,
+def snapshot_vs_plain(seed: int, data: Split, *, width: int = 8, lr: float = 0.1, num_cycles: int = 3,
                       epochs_per_cycle: int = 4, plain_lr: float = 0.05,
                       device: torch.device | str | None = None) -> dict[str, float]:
     """Test accuracy of a snapshot ensemble, of its snapshots (mean), of its last snapshot alone, and of an ordinary
     run (constant `plain_lr`) with the same number of epochs: ways to spend one training budget."""
     _check_split(data, seed)
-    accs, _ = snapshot_ensemble(seed, data, lr=lr, num_cycles=num_cycles, epochs_per_cycle=epochs_per_cycle,
-                                device=device)
-    plain = train_member(data.train, seed, lr=plain_lr, num_epochs=num_cycles * epochs_per_cycle, device=device)
+    accs, _ = snapshot_ensemble(seed, data, width=width, lr=lr, num_cycles=num_cycles,
+                                epochs_per_cycle=epochs_per_cycle, device=device)
+    plain = train_member(data.train, seed, width=width, lr=plain_lr, num_epochs=num_cycles * epochs_per_cycle,
+                         device=device, **data.norm)
     return {"snapshot ensemble": accs[-1], "snapshots, mean": sum(accs[:-1]) / num_cycles, "last snapshot": accs[-2],
-            "plain run": accuracy(predict(plain, data.X_test, **data.norm).softmax(1), data.y_test)}
+            "plain run": accuracy(predict(plain, data.X_test, **data.norm), data.y_test)}
 
 
-def top_k_experiment(seed: int, data: Split, lrs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1,
-                     0.3), k: int = 3, device: torch.device | str | None = None, **member_kw) -> dict[str, float]:
+LRS = (0.001, 0.003, 0.01, 0.03, 0.1)  # notebook 12's search: from too small (0.001) to the largest that trains well
+
+
+def top_k_experiment(seed: int, data: Split, lrs: Sequence[float] = LRS, k: int = 3,
+                     device: torch.device | str | None = None, **member_kw) -> dict[str, float]:
     """Train one member per learning rate (a small search), rank them on validation; test accuracy of the best member,
-    of the top-k members (mean), of their ensemble and of the ensemble of all members."""
+    of the top-k members (mean), of their ensemble and of the ensemble of all members. Notebook 12 writes seed 0 of
+    it out in full; this is the same experiment for the other seeds and the tests."""
     _check_split(data, seed)
     lrs = [check_float(f"lrs[{i}]", lr, gt=0) for i, lr in enumerate(lrs)]
     check_int("k", k, ge=1, le=len(lrs))
-    X_train, y_train, X_val, y_val, X_test, y_test = (data.X_train, data.y_train, data.X_val, data.y_val,
-                                                      data.X_test, data.y_test)
-    nets = [train_member((X_train, y_train), seed, lr=lr, device=device, **member_kw) for lr in lrs]
-    val_acc = [accuracy(predict(net, X_val, **data.norm).softmax(1), y_val) for net in nets]
-    test_p = [predict(net, X_test, **data.norm).softmax(1) for net in nets]
+    nets = [train_member(data.train, seed, lr=lr, device=device, **data.norm, **member_kw) for lr in lrs]
+    val_acc = [accuracy(predict(net, data.X_val, **data.norm), data.y_val) for net in nets]
+    test_p = [predict(net, data.X_test, **data.norm).softmax(1) for net in nets]  # M x (N, K)
     best = top_k(val_acc, k)
-    return {"best member": accuracy(test_p[best[0]], y_test),
-            f"top-{k} members, mean": sum(accuracy(test_p[i], y_test) for i in best) / k,
-            f"top-{k} ensemble": accuracy(ensemble_proba([test_p[i] for i in best]), y_test),
-            "all members": accuracy(ensemble_proba(test_p), y_test)}
+    return {"best member": accuracy(test_p[best[0]], data.y_test),
+            f"top-{k} members, mean": sum(accuracy(test_p[i], data.y_test) for i in best) / k,
+            f"top-{k} ensemble": accuracy(ensemble_proba([test_p[i] for i in best]), data.y_test),
+            "all members": accuracy(ensemble_proba(test_p), data.y_test)}

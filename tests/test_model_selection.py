@@ -1,6 +1,7 @@
 """Tests for notebook 12: ensembles, distillation, nested CV and grid vs random search.
 
-Every claim the notebook prints is re-checked here on >= 3 seeds at small sizes (the functions are the notebook's).
+Every claim the notebook prints on seeds 0-2 is re-checked here on fresh seeds (3-5, other seed sets and repeats),
+with the notebook's functions and sizes.
 """
 
 from __future__ import annotations
@@ -9,15 +10,18 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from cnnlab.data import load_split
 from cnnlab.distillation import Distill, distillation_experiment, distillation_loss
 from cnnlab.ensembles import (
-    ensemble_curve,
+    LRS,
+    Ensemble,
     ensemble_proba,
     seed_ensemble,
     snapshot_fit,
     snapshot_vs_plain,
     top_k,
     top_k_experiment,
+    train_member,
 )
 from cnnlab.model_selection import (
     SEARCH_BOUNDS,
@@ -25,22 +29,30 @@ from cnnlab.model_selection import (
     digits_subset,
     grid_effects,
     grid_points,
+    mnist_subset,
     nested_cv,
     random_points,
     search,
     split_indices,
     train_digits,
 )
-from cnnlab.data import load_split
-from cnnlab.models import mlp
-from cnnlab.train import accuracy, fit, predict
+from cnnlab.models import fast_cnn
+from cnnlab.train import fit, predict
 
-SEEDS = [0, 1, 2]
+SEEDS = [0, 1, 2]  # for mechanics
+FRESH = [3, 4, 5]  # for the notebook's claims, which it measures on seeds 0-2
 
 
 @pytest.fixture(scope="module")
 def small_fashion():
     return load_split("fashion-mnist", 1000, 1000, 2000)  # the notebook's quick sizes (the loading is cached, training is short)
+
+
+@pytest.fixture(scope="module")
+def fresh_ensembles(small_fashion):
+    """The notebook's seed ensembles (5 fast_cnn(8), 6 epochs) for seed sets 3-5 (seeds 15-29; the notebook: 0-14)."""
+    return {s: seed_ensemble(list(range(5 * s, 5 * s + 5)), small_fashion, width=8, num_epochs=6, device="cpu")
+            for s in FRESH}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -99,6 +111,17 @@ def test_top_k_bad_k(k):
     (lambda: seed_ensemble([0], (torch.zeros(2), torch.zeros(2))), TypeError, "data must be a cnnlab.data.Split"),
     (lambda: top_k_experiment(-1, load_split("fashion-mnist", 10, 0, 10)), ValueError, "seed must be an int >= 0"),
     (lambda: train_digits(digits_subset(10), lr=float("nan")), ValueError, "lr must be a finite number > 0"),
+    (lambda: train_member(mnist_subset(10), lr=float("nan")), ValueError, "lr must be a finite number > 0"),
+    (lambda: train_member(mnist_subset(10), seed=-2), ValueError, "seed must be an int >= 0"),
+    (lambda: mnist_subset(0), ValueError, "N must be an int >= 1"),
+    (lambda: mnist_subset(10, seed=1.5), TypeError, "seed must be an int"),
+    (lambda: Ensemble([]), TypeError, "members must be a non-empty list of nets"),
+    (lambda: Ensemble(fast_cnn(2)), TypeError, "members must be a non-empty list of nets"),
+    (lambda: Ensemble([fast_cnn(2), "net"]), TypeError, r"members\[1\] must be a torch.nn.Module"),
+    (lambda: distillation_experiment(0, load_split("fashion-mnist", 10, 0, 10), "teacher"), TypeError,
+     "teacher must be a torch.nn.Module"),
+    (lambda: distillation_experiment(0, load_split("fashion-mnist", 10, 0, 10), fast_cnn(2), lr=0.0), ValueError,
+     "lr must be a finite number > 0"),
 ])
 def test_bad_arguments_are_refused_at_the_door(call, error, match):
     with pytest.raises(error, match=match):
@@ -158,7 +181,7 @@ def test_distillation_loss_refuses_non_finite_logits(bad):
 
 def test_distillation_experiment_checks_before_training():
     with pytest.raises(TypeError, match="data must be a cnnlab.data.Split"):
-        distillation_experiment(0, (torch.zeros(2), torch.zeros(2)))
+        distillation_experiment(0, (torch.zeros(2), torch.zeros(2)), fast_cnn(2))
 
 
 def test_grid_effects_bad_input():
@@ -167,9 +190,9 @@ def test_grid_effects_bad_input():
 
 
 def test_snapshot_fit_bad_cycles():
-    X, y = digits_subset(20)
+    X, y = mnist_subset(20)
     with pytest.raises(ValueError, match="num_cycles"):
-        snapshot_fit(mlp((4,), in_features=64), (X, y), lr=0.1, num_cycles=0, epochs_per_cycle=1)
+        snapshot_fit(fast_cnn(2), (X, y), lr=0.1, num_cycles=0, epochs_per_cycle=1)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -208,8 +231,8 @@ def test_distill_uses_the_teachers_logits_of_each_batch_and_trains_the_student_o
     torch.testing.assert_close(d.loss(logits, y), distillation_loss(student(x), teacher(x).detach(), y, 3.0, 0.6))
     d.eval()
     torch.testing.assert_close(d.loss(d(x), y), F.cross_entropy(student(x), y))
-    X, Y = digits_subset(64)
-    student, teacher = mlp((8,), in_features=64), mlp((16,), in_features=64)
+    X, Y = mnist_subset(64)
+    student, teacher = fast_cnn(2), Ensemble([fast_cnn(4), fast_cnn(4)])
     teacher_before = [p.detach().clone() for p in teacher.parameters()]
     student_before = [p.detach().clone() for p in student.parameters()]
     d = Distill(student, teacher)
@@ -222,68 +245,94 @@ def test_distill_uses_the_teachers_logits_of_each_batch_and_trains_the_student_o
 # ----------------------------------------------------------------------------------------------------------
 # Ensembles: mechanics
 # ----------------------------------------------------------------------------------------------------------
-def test_ensemble_curve_and_accuracy():
-    p1 = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.45, 0.55]])
-    p2 = torch.tensor([[0.6, 0.4], [0.8, 0.2], [0.7, 0.3]])
-    y = torch.tensor([0, 0, 0])
-    assert ensemble_curve([p1, p2], y) == [accuracy(p1, y), accuracy((p1 + p2) / 2, y)] == [pytest.approx(1 / 3),
-                                                                                                   1.0]
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ensemble_is_the_mean_probability_of_its_members(seed):
+    """Ensemble's softmax is torch's mean of the members' softmax, and ensemble_proba agrees; its logits stay finite
+    where the naive log(mean probability) underflows to -inf (very confident members)."""
+    torch.manual_seed(seed)
+    nets = [fast_cnn(2) for _ in range(3)]
+    x = torch.randn(5, 1, 28, 28)
+    with torch.no_grad():
+        expected = torch.stack([net(x).softmax(1) for net in nets]).mean(0)  # (N, K)
+        torch.testing.assert_close(Ensemble(nets)(x).softmax(1), expected)
+        torch.testing.assert_close(ensemble_proba([net(x).softmax(1) for net in nets]), expected)
+        for net in nets:
+            net[-1].weight.mul_(1e4)  # logits in the tens of thousands: softmax underflows to exact zeros
+        logits = Ensemble(nets)(x)
+        assert torch.isfinite(logits).all() and torch.stack([n(x).softmax(1) for n in nets]).mean(0).min() == 0
+        torch.testing.assert_close(logits.softmax(1), torch.stack([n(x).softmax(1) for n in nets]).mean(0))
+
+
+def test_train_member_is_reproducible_and_seeded():
+    X, y = mnist_subset(64)
+    a, b, c = (train_member((X, y), s, width=2, num_epochs=2, device="cpu") for s in (7, 7, 8))
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), c.state_dict().values()))
+
+
+def test_mnist_subset_is_normalised_and_drawn_by_seed():
+    X, y = mnist_subset(2000, seed=0)
+    assert X.shape == (2000, 1, 28, 28) and X.dtype == torch.float32 and set(y.tolist()) == set(range(10))
+    assert abs(X.mean().item()) < 0.05 and abs(X.std().item() - 1) < 0.05  # mean 0, std 1 (pool statistics)
+    assert not torch.equal(mnist_subset(50, seed=1)[1], mnist_subset(50, seed=2)[1])
+    assert torch.equal(mnist_subset(50, seed=1)[0], mnist_subset(50, seed=1)[0])
 
 
 def test_predicted_probabilities_rows_sum_to_one(small_fashion):
-    net = mlp((8,))
-    p = predict(net, small_fashion.X_test[:50]).softmax(1)
+    net = fast_cnn(2)
+    p = predict(net, small_fashion.X_test[:50], **small_fashion.norm).softmax(1)
     assert p.shape == (50, 10)
     torch.testing.assert_close(p.sum(1), torch.ones(50))
 
 
 def test_snapshot_fit_restarts_every_cycle():
-    X, y = digits_subset(128)
-    snaps, h = snapshot_fit(mlp((8,), in_features=64), (X, y), lr=0.1, num_cycles=3, epochs_per_cycle=2,
-                            batch_size=32, device="cpu")
+    X, y = mnist_subset(128)
+    snaps, h = snapshot_fit(fast_cnn(2), (X, y), lr=0.05, num_cycles=3, epochs_per_cycle=2, batch_size=32,
+                            device="cpu")
     assert len(snaps) == 3 and h.epoch == [1, 2, 3, 4, 5, 6]
-    assert h.lr[0::2] == [pytest.approx(0.1)] * 3 and all(lr < 0.1 for lr in h.lr[1::2])
-    assert not torch.equal(snaps[0]["1.weight"], snaps[2]["1.weight"])
+    assert h.lr[0::2] == [pytest.approx(0.05)] * 3 and all(lr < 0.05 for lr in h.lr[1::2])
+    assert not torch.equal(snaps[0]["0.weight"], snaps[2]["0.weight"])
 
 
 # ----------------------------------------------------------------------------------------------------------
-# The notebook's claims, over 3 seeds
+# The notebook's claims, on 3 fresh seeds (the notebook's settings)
 # ----------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("s", SEEDS)
-def test_claim_seed_ensemble_beats_average_member(small_fashion, s):
-    members, curve = seed_ensemble(range(5 * s, 5 * s + 5), small_fashion, num_epochs=4, device="cpu")
+@pytest.mark.parametrize("s", FRESH)
+def test_claim_seed_ensemble_beats_average_member(fresh_ensembles, s):
+    _, members, curve = fresh_ensembles[s]
     assert curve[-1] > sum(members) / len(members) + 0.005
 
 
-@pytest.mark.parametrize("s", SEEDS)
-def test_claim_top_k_beats_its_members(small_fashion, s):
-    r = top_k_experiment(s, small_fashion, num_epochs=4, device="cpu")
-    assert r["top-3 ensemble"] > r["top-3 members, mean"] and r["top-3 ensemble"] > r["best member"] - 0.005
+@pytest.mark.parametrize("s", FRESH)
+def test_claim_top_k_ensemble_beats_its_members_mean(small_fashion, s):
+    r = top_k_experiment(s, small_fashion, LRS, k=3, width=8, num_epochs=6, device="cpu")
+    assert r["top-3 ensemble"] > r["top-3 members, mean"]
 
 
-@pytest.mark.parametrize("s", SEEDS)
+@pytest.mark.parametrize("s", FRESH)
 def test_claim_snapshot_ensemble_beats_its_snapshots(small_fashion, s):
-    r = snapshot_vs_plain(s, small_fashion, epochs_per_cycle=2, device="cpu")
+    r = snapshot_vs_plain(s, small_fashion, lr=0.05, plain_lr=0.05, device="cpu")
     assert r["snapshot ensemble"] > r["snapshots, mean"]
 
 
-def test_claim_distillation_no_clear_gain_at_this_scale(small_fashion):
-    gains = []
-    for s in SEEDS:  # a smaller teacher and fewer epochs than the notebook (fast_cnn(32), 12 epochs)
-        r = distillation_experiment(s, small_fashion, teacher_width=16, student_hidden=(16,), num_epochs=6,
-                                    student_lr=0.02, device="cpu")
-        gains.append(r["distilled"] - r["labels only"])
-    assert not all(g > 0 for g in gains) and sum(gains) / len(gains) < 0.01
+@pytest.mark.parametrize("s", FRESH)
+def test_claim_distilled_student_imitates_its_ensemble_teacher(small_fashion, fresh_ensembles, s):
+    """The teacher is the seed ensemble of seeds 5s..5s+4, the student fast_cnn(2), as in the notebook."""
+    r = distillation_experiment(s, small_fashion, Ensemble(fresh_ensembles[s][0]), num_epochs=12, lr=0.02, T=4.0,
+                                alpha=0.9, device="cpu")
+    assert r["distilled, agrees with teacher"] > r["labels only, agrees with teacher"]
+    assert r["distilled"] > 0.6  # a working student (chance is 0.1); its gain over labels only is noise at this scale
 
 
-@pytest.mark.parametrize("s", SEEDS)
-def test_claim_nested_cv_inner_score_is_optimistic(s):
+def test_claim_nested_cv_inner_score_is_optimistic_on_average():
     def train_wd(weight_decay, train_data, seed):
-        return train_digits(train_data, weight_decay=weight_decay, num_epochs=6, seed=seed)
+        return train_member(train_data, seed, width=4, weight_decay=weight_decay, num_epochs=6, batch_size=32,
+                            device="cpu")
 
-    r = nested_cv(digits_subset(400, seed=s), [0.0, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3], train_wd, k_outer=4, k_inner=2,
-                  seed=s)
-    assert r.optimism > 0 and len(r.chosen) == 4
+    runs = [nested_cv(mnist_subset(400, seed=s), [0.0, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3], train_wd, k_outer=4, k_inner=2,
+                      seed=s) for s in FRESH]
+    assert all(len(r.chosen) == 4 for r in runs)
+    assert sum(r.optimism for r in runs) / len(runs) > 0
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -308,14 +357,15 @@ def test_random_beats_grid_on_average_when_one_hyperparameter_matters():
     assert sum(rand_best) < 0.75 * sum(grid_best)  # measured: 0.62
 
 
-@pytest.mark.parametrize("repeat", SEEDS)
-def test_claim_search_on_digits_lr_matters_weight_decay_does_not(repeat):
-    """The notebook's real objective (one repeat per seed): 3 vs 9 distinct lrs; on the grid, lr moves the error more
-    than 10x as much as weight decay. (Random beating the grid is a statement about many repeats:
-    checked above on a cheap objective, and by nbval on the notebook's 12 real repeats.)"""
+def test_claim_search_on_digits_lr_matters_weight_decay_does_not():
+    """The notebook's real objective on 3 fresh repeats (12-14; the notebook's are 0-11): 3 vs 9 distinct lrs, and
+    averaged over the repeats, as the notebook averages, lr moves the error on the grid more than 10x as much as weight
+    decay. (Random beating the grid is a statement about many repeats: checked above on a cheap objective, and by
+    nbval on the notebook's 12 real repeats.)"""
     X, y = digits_subset(1797, seed=0)
-    runs = [compare_searches(repeat, (X[:500], y[:500]), (X[500:], y[500:]), num_epochs=3, device="cpu")]
+    runs = [compare_searches(r, (X[:500], y[:500]), (X[500:], y[500:]), num_epochs=3, device="cpu")
+            for r in (12, 13, 14)]
     for r in runs:
         assert r[2][:, 0].unique().numel() == 3 and r[3][:, 0].unique().numel() == 9
-        lr_effect, wd_effect = grid_effects(r[4])
-        assert lr_effect > 10 * wd_effect
+    effects = [grid_effects(r[4]) for r in runs]
+    assert sum(e[0] for e in effects) > 10 * sum(e[1] for e in effects)
