@@ -77,7 +77,8 @@ def small_cnn(in_channels: int = 1, num_classes: int = 10, width: int = 32) -> n
 def fast_cnn(width: int = 8, num_classes: int = 10) -> nn.Sequential:
     """A two-layer CNN for 28x28 images with strided convolutions instead of pooling: seconds per run on a CPU.
 
-    Notebooks 08 (schedules and optimisers) and 12 (the distillation teacher).
+    Notebooks 08 (schedules and optimisers), 10 (the learning-curve cases) and 12 (ensemble members, the
+    distillation teacher and student, the nested-CV net).
 
     >>> fast_cnn()(torch.zeros(2, 1, 28, 28)).shape
     torch.Size([2, 10])
