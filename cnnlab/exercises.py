@@ -13,7 +13,9 @@ pass) and a typical wrong answer (it must fail, with feedback that does not cont
 
 >>> check("02.2", 760)
 Right: 5*5*3 = 75 weights per filter, 10 filters, plus 10 biases.
-True
+
+`check` prints its verdict and returns nothing, so a notebook cell that ends with it shows the sentence and no
+bare `True`/`False` after it.
 """
 
 from __future__ import annotations
@@ -95,11 +97,16 @@ def exercises(notebook: str | None = None) -> list[str]:
     return ids if notebook is None else [i for i in ids if i.split(".")[0] == check_str("notebook", notebook)]
 
 
-def check(exercise_id: str, answer: Any) -> bool:
-    """Judge `answer` to exercise `exercise_id`, print what is right or wrong, and return True if it is right.
+def check(exercise_id: str, answer: Any) -> None:
+    """Judge `answer` to exercise `exercise_id` and print what is right or wrong (and, if wrong, where to get a hint).
 
     An answer left at `...` (Ellipsis) or None is "not answered yet", not wrong.
     """
+    _judge(exercise_id, answer)
+
+
+def _judge(exercise_id: str, answer: Any) -> bool:
+    """`check`'s work: print the verdict and return True if the answer is right (the tests read the bool)."""
     ex = _get(exercise_id)
     if ex.kind == "explain":
         print(f"{exercise_id} is an explain exercise: write your answer in the cell, then compare it with "
