@@ -18,7 +18,7 @@ NODE := node_modules/.package-lock.json
 $(NODE): package-lock.json
 	npm ci --no-audit --no-fund
 
-# What the tests need beyond the course: Playwright (for Debian's chromium) and the grading tool (otter-grader).
+# What the tests need beyond the course: Playwright (for Debian's chromium). Grading needs nothing extra.
 TESTDEPS := $(VENV)/.cnnlab-test-deps
 $(TESTDEPS): pyproject.toml | $(STAMP)
 	$(PY) -m pip install -e ".[browser,instructor]"
