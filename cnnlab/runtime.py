@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -12,7 +13,7 @@ import torch
 
 from cnnlab.validation import check_choice, check_device, check_int
 
-__all__ = ["Profile", "get_device", "get_profile", "set_seed"]
+__all__ = ["Profile", "get_device", "get_profile", "set_seed", "FullProfileOnCPUWarning"]
 
 T = TypeVar("T")
 
@@ -70,10 +71,17 @@ class Profile:
         return self.name == "quick"
 
 
+class FullProfileOnCPUWarning(UserWarning):
+    """The full profile was chosen where the runs will happen on a CPU: each notebook will take far longer."""
+
+
 def get_profile(name: str | None = None, device: str | torch.device | None = None) -> Profile:
     """The run profile: `name`, else $CNNLAB_PROFILE, else quick on CPU and full on a GPU.
 
-    >>> get_profile("full").name
+    Choosing `full` for a CPU (the `device` given, else the one `get_device` picks) warns once with
+    `FullProfileOnCPUWarning`: the full profile trains on whole datasets for many epochs, sized for a GPU.
+
+    >>> get_profile("full", device="cuda").name
     'full'
     """
     if name is not None and not isinstance(name, str):
@@ -87,6 +95,11 @@ def get_profile(name: str | None = None, device: str | torch.device | None = Non
     chosen = chosen.strip().lower()
     if chosen not in PROFILES:
         raise ValueError(f"unknown profile {chosen!r}; allowed: {', '.join(PROFILES)} (set CNNLAB_PROFILE)")
+    if chosen == "full" and (device if device is not None else get_device()).type == "cpu":
+        warnings.warn("the full profile on a CPU: every experiment runs at the size meant for a GPU (whole datasets, "
+                      "many epochs), so each training cell runs many times longer than the quick profile's seconds. "
+                      "Unset CNNLAB_PROFILE (or set it to quick) unless that is what you want.",
+                      FullProfileOnCPUWarning, stacklevel=2)
     return Profile(chosen)
 
 

@@ -1,16 +1,31 @@
 """Device choice, the quick/full profile, and seeding."""
 
+import warnings
+
 import pytest
 import torch
 
-from cnnlab.runtime import Profile, get_device, get_profile, set_seed
+from cnnlab.runtime import FullProfileOnCPUWarning, Profile, get_device, get_profile, set_seed
 
 
 def test_profile_follows_the_environment_variable(monkeypatch):
     monkeypatch.setenv("CNNLAB_PROFILE", "full")
-    assert get_profile().name == "full"
+    assert get_profile(device="cuda").name == "full"
     monkeypatch.setenv("CNNLAB_PROFILE", " Quick ")
     assert get_profile().is_quick
+
+
+def test_the_full_profile_on_a_cpu_warns_and_says_how_to_go_back(monkeypatch):
+    monkeypatch.setenv("CNNLAB_PROFILE", "full")
+    monkeypatch.setenv("CNNLAB_DEVICE", "cpu")
+    with pytest.warns(FullProfileOnCPUWarning, match="full profile on a CPU.*Unset CNNLAB_PROFILE"):
+        assert get_profile().name == "full"
+    with pytest.warns(FullProfileOnCPUWarning):
+        get_profile("full", device="cpu")
+    monkeypatch.delenv("CNNLAB_PROFILE")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning where the profile fits the device
+        get_profile("full", device="cuda"), get_profile("quick", device="cpu"), get_profile(device="cpu")
 
 
 def test_profile_defaults_to_quick_on_cpu_and_full_on_a_gpu(monkeypatch):
