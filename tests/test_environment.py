@@ -20,11 +20,12 @@ def pyproject_requirements() -> dict[str, str]:
     return dict(split(d) for d in deps)
 
 
-def environment_requirements() -> dict[str, str]:
-    """Every '- spec' line of environment.yml, conda and pip sections, except python, pip and the project itself."""
-    specs = re.findall(r"^\s*-\s+([^#\n]+?)\s*$", (ROOT / "environment.yml").read_text(), flags=re.M)
+def environment_requirements(path: Path = ROOT / "environment.yml") -> dict[str, str]:
+    """Every '- spec' line of a conda environment file, conda and pip sections, except python, pip, pip options
+    (`-e .`, `--extra-index-url ...`) and the channel."""
+    specs = re.findall(r"^\s*-\s+([^#\n]+?)\s*$", path.read_text(), flags=re.M)
     specs = [s.replace("=", ">=", 1) if re.fullmatch(r"[\w\-]+=[\d.]+", s) else s for s in specs]  # conda's pin
-    reqs = dict(split(s) for s in specs if not s.startswith(("-e", "conda-forge", "pip:")))
+    reqs = dict(split(s) for s in specs if not s.startswith(("-", "conda-forge", "pip:")))
     for not_a_dependency in ("python", "pip"):
         reqs.pop(not_a_dependency, None)
     return reqs
