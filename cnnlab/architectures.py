@@ -30,7 +30,6 @@ __all__ = [
     "alexnet",
     "vgg_block",
     "vgg16",
-    "VGG16_CONFIG",
     "BasicBlock",
     "Bottleneck",
     "resnet18",

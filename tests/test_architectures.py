@@ -161,3 +161,28 @@ def test_degradation_on_seeds_and_a_size_the_notebook_does_not_use():
     assert all(math.isfinite(v) for v in sum(final.values(), []))
     claims = degradation_claims(final["shallow"], final["plain"], final["residual"])
     assert claims == {"deep_plain_worse": True, "residual_better": True}, final
+
+
+def test_the_figures_draw_one_point_or_bar_per_item_and_check_their_arguments():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnnlab.arch_plots import plot_layer_costs, plot_receptive_fields, plot_zoo
+
+    rows = zoo_table(["resnet18", "vgg16"])
+    fig = plot_zoo(rows)
+    assert all(len(ax.collections) == len(rows) for ax in fig.axes)
+    costs = layer_costs(lenet5(), (1, 32, 32))
+    fig2 = plot_layer_costs({"LeNet-5": costs})
+    assert all(len(ax.patches) == len(costs) for ax in fig2.axes)
+    fig3 = plot_receptive_fields({"VGG-16": receptive_field_steps(vgg16().features)})
+    assert len(fig3.axes[0].lines) == 2  # the curve and the input-size line
+    with pytest.raises(TypeError, match="rows"):
+        plot_zoo([])
+    with pytest.raises(TypeError, match="LayerCost"):
+        plot_layer_costs({"net": [1, 2]})
+    with pytest.raises(TypeError, match="fields"):
+        plot_receptive_fields({"net": 3})
+    plt.close("all")
