@@ -18,8 +18,15 @@ from tools import assignments
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "hw1_cnn_foundations"
 SOURCE = ROOT / "assignments" / f"{NAME}.ipynb"
-POINTS = {"q1": 4, "q2": 3, "q3": 3, "q4": 4, "q5": 4, "q6": 4}
+POINTS = {"q1": 4, "q2": 5, "q3": 3, "q4": 4, "q5": 5, "q6": 7}
 LIMITS = {"case_timeout": 20, "cell_timeout": 60, "timeout": 300}  # generous: CI shares 2 cores
+
+
+# A typical mistake, written into the reference: the dilation forgotten in Q2's output side (the two hidden
+# architectures with dilated kernels fail) and Q6's BatchNorm statistics left free to move in net.train().
+MISTAKES = [("        return (n + 2 * p - d * (k - 1) - 1) // s + 1", "        return (n + 2 * p - k) // s + 1"),
+            ("            m.register_forward_pre_hook(keep_eval)", "            pass")]
+MISTAKE_LOSES = {("q2", "trace_stride_padding_dilation"), ("q2", "trace_from_formulas"), ("q6", "transfer_bn_stats_frozen")}
 
 
 def code_cells(path: Path) -> list[str]:
@@ -51,12 +58,18 @@ def built(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def graded(built, tmp_path_factory) -> tuple[dict[str, dict[str, str]], Path, str]:
-    """The reference solution and the blank student notebook graded once: (rows, scores CSV, console)."""
+    """The reference solution, the blank student notebook and a typical mistake graded once: (rows, CSV, console)."""
     folder = tmp_path_factory.mktemp("grading")
     subs = folder / "submissions"
     subs.mkdir()
     (subs / "ref.ipynb").write_text(SOURCE.read_text())
     (subs / "blank.ipynb").write_text((built / "student" / f"{NAME}.ipynb").read_text())
+    mistake = SOURCE.read_text()
+    for old, new in MISTAKES:
+        old, new = json.dumps(old)[1:-1], json.dumps(new)[1:-1]  # as the notebook's JSON spells them
+        assert mistake.count(old) == 1, f"the reference no longer has {old!r}: update MISTAKES"
+        mistake = mistake.replace(old, new)
+    (subs / "mistake.ipynb").write_text(mistake)
     import contextlib
     import io
 
@@ -131,13 +144,52 @@ def test_blank_student_version_scores_zero_and_each_lost_point_is_explained(grad
     assert "    q1 conv2d_shape -1: ValueError: returned NoneType" in console
 
 
+def test_a_typical_mistake_loses_exactly_its_own_points(graded):
+    rows, path, _ = graded
+    with open(path.with_name("scores_feedback.csv"), newline="") as f:
+        lost = {(r["question"], r["test"]) for r in csv.DictReader(f) if r["student"] == "mistake"}
+    assert lost == MISTAKE_LOSES
+    assert scores(rows["mistake"]) == {**{q: float(p) for q, p in POINTS.items()}, "q2": 3.0, "q6": 6.0}
+    assert rows["mistake"]["total"] == "25" and rows["mistake"]["status"] == "graded"
+
+
 def test_canvas_csv_has_the_gradebook_columns_and_totals(graded):
     _, path, _ = graded
     with open(path.with_name("scores_canvas.csv"), newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", NAME]
-    assert rows[1][0].strip() == "Points Possible" and rows[1][-1] == "22"
-    assert {r[3]: r[-1] for r in rows[2:]} == {"ref": "22", "blank": "0"}
+    assert rows[1][0].strip() == "Points Possible" and rows[1][-1] == "28"
+    assert {r[3]: r[-1] for r in rows[2:]} == {"ref": "28", "blank": "0", "mistake": "25"}
+
+
+# ----------------------------------------------------------------------------------------------- hw1's hidden inputs
+
+
+def test_q5_unseen_runs_are_the_case_they_were_drawn_as_by_the_course_rules():
+    from cnnlab.curves import diagnose
+    cases = [c for c in assignments.load_cases(NAME, ROOT / "assignments") if c.name.startswith("diagnose_unseen_")]
+    assert sorted(c.name.removeprefix("diagnose_unseen_") for c in cases) == sorted(
+        ["underfit", "overfit", "undertrained", "good_fit"])
+    for case in cases:
+        runs = [(case.inputs[f"train{i}"].tolist(), case.inputs[f"val{i}"].tolist())
+                for i in range(int(case.inputs["count"]))]
+        assert len(runs) >= 5 and len({len(t) for t, _ in runs}) > 1  # several runs, of different lengths
+        labels = [diagnose(train, val).label for train, val in runs]
+        assert labels == [case.name.removeprefix("diagnose_unseen_")] * len(runs), case.name
+
+
+def test_q2_hidden_architectures_use_every_option_the_prompt_lists():
+    specs = [spec for c in assignments.load_cases(NAME, ROOT / "assignments") if c.question == "q2" and c.hidden
+             for key in c.inputs if key.startswith("arch") for spec in json.loads(str(c.inputs[key]))]
+    convs = [s for s in specs if s["type"] == "conv"]
+    assert any(isinstance(s["kernel_size"], list) and s["kernel_size"][0] != s["kernel_size"][1] for s in convs)
+    assert any(s.get("dilation", 1) not in (1, [1, 1]) for s in convs)
+    assert any(s.get("groups", 1) > 1 for s in convs) and any(s.get("bias") is False for s in convs)
+    assert any(s["type"] == "maxpool" and "stride" not in s for s in specs)  # the default stride = kernel_size
+    assert any(s["type"] == "avgpool" and s.get("padding", 0) > 0 for s in specs)
+    assert any(s["type"] == "linear" and s.get("bias") is False for s in specs)
+    after_flatten = [specs[i + 1]["type"] for i in range(len(specs) - 1) if specs[i]["type"] == "linear"]
+    assert "batchnorm" in after_flatten  # BatchNorm on features (1-D) as well as on images
 
 
 # ----------------------------------------------------------------------------------------------- bad input

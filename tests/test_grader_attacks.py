@@ -1,7 +1,7 @@
 """The grader tested as an attacker: each cheat is built on one partially correct submission and must score exactly
 what that submission's honest answers earn, with the grader unharmed.
 
-The honest part answers Q2 (3 points) and Q5 (4 points) correctly and nothing else: 7 of 22, graded in a second or
+The honest part answers Q2 (5 points) and Q5 (5 points) correctly and nothing else: 10 of 28, graded in a second or
 two because it needs no torch. Each attack adds cells to it (or answers one more question badly). Attacks that need
 the sandbox's private file view or its `nobody` user are skipped, with the reason, where this machine cannot give one
 (`tools.sandbox.isolation()` says what it can).
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NAME = "hw1_cnn_foundations"
 SOURCE = ROOT / "assignments" / f"{NAME}.ipynb"
 QUESTIONS = ["q1", "q2", "q3", "q4", "q5", "q6"]
-HONEST = {"q1": 0.0, "q2": 3.0, "q3": 0.0, "q4": 0.0, "q5": 4.0, "q6": 0.0}
+HONEST = {"q1": 0.0, "q2": 5.0, "q3": 0.0, "q4": 0.0, "q5": 5.0, "q6": 0.0}
 LIMITS = {"case_timeout": 10, "cell_timeout": 30, "timeout": 120}
 ISOLATION = sandbox.isolation()
 needs_files = pytest.mark.skipif(not ISOLATION.files, reason="this machine gives the child no private file view: "
@@ -49,7 +49,7 @@ def bn_solution() -> str:
 def honest_cells() -> list[str]:
     """The reference's answers to Q2 and Q5, nothing else (no torch: the cheap half of a submission)."""
     cells = ["".join(c["source"]) for c in json.loads(SOURCE.read_text())["cells"] if c["cell_type"] == "code"]
-    return [c for c in cells if "def conv_out(" in c or c.startswith("diagnoses = {}")]
+    return [c for c in cells if c.startswith(("def trace(", "def diagnose_run("))]
 
 
 def notebook(*extra: str) -> dict:
@@ -195,8 +195,8 @@ os.chdir("/")  # and lose the grader's bearings, if it had relative ones"""),
         "printer": notebook("""import sys
 for q in ["q1", "q2", "q3", "q4", "q5", "q6"]:
     print(f"    {q} passed: FAKE full marks")
-print("printer: 22/22 (q1 4/4 q2 3/3 q3 3/3 q4 4/4 q5 4/4 q6 4/4) graded in 0.1 s")
-print("reference solution 22/22", file=sys.stderr)"""),
+print("printer: 28/28 (q1 4/4 q2 5/5 q3 3/3 q4 4/4 q5 5/5 q6 7/7) graded in 0.1 s")
+print("reference solution 28/28", file=sys.stderr)"""),
     }
 
 
@@ -270,8 +270,8 @@ def scores(row) -> dict[str, float]:
     return {q: float(row[q]) for q in QUESTIONS}
 
 
-def test_the_honest_part_alone_scores_7(graded):
-    assert scores(graded["rows"]["honest"]) == HONEST and graded["rows"]["honest"]["total"] == "7"
+def test_the_honest_part_alone_scores_10(graded):
+    assert scores(graded["rows"]["honest"]) == HONEST and graded["rows"]["honest"]["total"] == "10"
 
 
 def test_patching_pickle_comparisons_and_builtins_in_the_submission_changes_nothing(graded):
@@ -333,7 +333,7 @@ def test_too_much_memory_fails_in_the_child_only(graded):
 
 def test_fake_score_lines_are_neither_believed_nor_repeated(graded):
     assert scores(graded["rows"]["printer"]) == HONEST
-    assert "FAKE" not in graded["console"] and "22/22" not in graded["console"]
+    assert "FAKE" not in graded["console"] and "28/28" not in graded["console"]
 
 
 def test_each_lost_point_names_its_question_test_and_error(graded):
