@@ -105,8 +105,8 @@ def _judge_depthwise_separable(fn: Any) -> Feedback:
             return False, (f"for {setting} no 3x3 conv works on each channel on its own: the depthwise step needs "
                            f"groups equal to its input channels")
         if weights != c_in * 9 + c_in * c_out:
-            return False, (f"for {setting} your convs have {weights} weights; a depthwise 3x3 then a pointwise 1x1 "
-                           f"should have fewer (or more?): check each conv's channels, groups and kernel size")
+            return False, (f"for {setting} your convs have {weights} weights, not the number a depthwise 3x3 "
+                           f"followed by a pointwise 1x1 has: check each conv's channels, groups and kernel size")
     return True, "the shapes and weights match a depthwise 3x3 followed by a 1x1, on 8 settings you had not seen."
 
 

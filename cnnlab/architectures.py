@@ -458,8 +458,9 @@ def main_path(net: nn.Module, input_shape: Sequence[int]) -> list[tuple[str, int
 # ----------------------------------------------------------------------------------------------------------------------
 # The zoo, from torchvision's weights metadata (read offline: nothing is downloaded)
 
+# The lecture's list of torchvision models, plus resnet50 (the bottleneck ResNet)
 ZOO = ("alexnet", "vgg16", "googlenet", "inception_v3", "resnet18", "resnet50", "resnext50_32x4d",
-       "wide_resnet50_2", "densenet161", "squeezenet1_0", "shufflenet_v2_x1_0", "mobilenet_v2")  # the lecture's list
+       "wide_resnet50_2", "densenet161", "squeezenet1_0", "shufflenet_v2_x1_0", "mobilenet_v2", "mnasnet1_0")
 
 
 @dataclass(frozen=True)
