@@ -18,10 +18,10 @@ Automatic: 20 points. By the instructor (not in CASES): 6 more, with this rubric
   enough to call it (1); a reason from notebook 11 why it helped or not on 1,500 images and a few epochs (little
   overfitting yet, regularisation slows early training) (1).
 
-What the grader cannot check: Fashion-MNIST is public and its test split is readable in the sandbox
-(`data/fashion-mnist/t10k-*`, `/usr/share/datasets/fashion-mnist`), so a submission could look test images up
-and copy their labels; the instructor reads the code (no `"test"` split, no file reads), and a sandbox that hides
-single files of `data/` would need tools/sandbox.py to mask files as well as folders. Times measured inside the
+What the grader cannot check: Fashion-MNIST is public. The sandbox hides every copy of its test split the course
+knows (`tools.assignments.HELD_OUT_DATA`: `data/fashion-mnist/t10k-*` read as empty, `/usr/share/datasets/fashion-mnist`
+and `data/downloads` as empty folders; tests/test_grader_attacks.py checks it), but a submission could carry a table
+of test images and labels pasted into the notebook; the instructor reads the code. Times measured inside the
 student's process (`seconds` in the history, the probe's `time.process_time()`) could be forged by code that
 patches `time`; the wall-clock limits per cell and case cannot.
 """

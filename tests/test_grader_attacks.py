@@ -16,6 +16,7 @@ import io
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -369,3 +370,35 @@ def test_without_namespaces_grading_still_works_and_says_what_is_missing(tmp_pat
     assert scores(rows["honest"]) == HONEST
     assert console.splitlines()[0] == ("sandbox: runs as the grader's own user, NETWORK AVAILABLE, FILES VISIBLE AND "
                                        "WRITABLE; `unshare -m -n` is not allowed here (no root and no user namespaces)")
+
+
+@needs_files
+def test_the_held_out_test_split_cannot_be_read(tmp_path):
+    """hw4 grades on Fashion-MNIST test images whose labels stay in the grader: no copy of that split the course could
+    find is readable by the child (the shipped t10k files read as empty, the system and download folders as empty)."""
+    box = tmp_path / "box"
+    box.mkdir()
+    (box / "peek.py").write_text(
+        "import json, os\n"
+        "from cnnlab.data import load_fashion_mnist\n"
+        "found = {}\n"
+        "for path in %r:\n"
+        "    try:\n"
+        "        found[path] = os.listdir(path) if os.path.isdir(path) else os.path.getsize(path)\n"
+        "    except OSError as err:\n"
+        "        found[path] = type(err).__name__\n"
+        "try:\n"
+        "    X, y = load_fashion_mnist('test')\n"
+        "    found['load'] = int(y.numel())\n"
+        "except Exception as err:\n"
+        "    found['load'] = type(err).__name__\n"
+        "json.dump(found, open('found.json', 'w'))\n" % [str(p) for p in assignments.HELD_OUT_DATA])
+    visible = [p for p in assignments.HELD_OUT_DATA if p.exists()]
+    assert visible, "nothing to hide on this machine: the test would prove nothing"
+    run = sandbox.run_isolated([sys.executable, "-I", "peek.py"], box, hide=assignments.HELD_OUT_DATA,
+                               readonly=[ROOT], env={"PYTHONPATH": str(ROOT)})
+    found = json.loads((box / "found.json").read_text())
+    assert found["load"] != 10_000 and not isinstance(found["load"], int), f"the child loaded the test split: {found}"
+    for path in visible:
+        assert found[str(path)] in (0, []), f"the child sees {path}: {found[str(path)]}"
+    assert run.returncode == 0

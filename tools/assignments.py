@@ -263,10 +263,18 @@ def _code_cells(submission: Path) -> list[str]:
     return cells
 
 
+# Held-out data some problem sets grade on (hw4: images of Fashion-MNIST's test split, labels kept by the grader):
+# every copy of that split the course can find. Problem sets train on the training split only.
+HELD_OUT_DATA = [ROOT / "data" / "fashion-mnist" / f"t10k-{kind}-idx{dim}-ubyte.gz"
+                 for kind, dim in (("images", 3), ("labels", 1))] + [
+    ROOT / "data" / "downloads", Path("/usr/share/datasets/fashion-mnist")]
+
+
 def _hidden_paths(source_dir: Path, dist: Path, submission: Path) -> list[Path]:
-    """What the child must not see: tests, solutions, built files, the repository's history and tests, submissions."""
+    """What the child must not see: tests, solutions, built files, the repository's history and tests, submissions,
+    and the held-out data (`HELD_OUT_DATA`)."""
     return [Path(source_dir), Path(dist), ROOT / "assignments", ROOT / "tests", ROOT / ".git", ROOT / "dist",
-            Path(submission).resolve().parent]
+            Path(submission).resolve().parent, *HELD_OUT_DATA]
 
 
 def _read_child_file(path: Path, limit: int) -> bytes:

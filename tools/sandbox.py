@@ -143,7 +143,11 @@ def _prelude(iso: Isolation, readonly: list[Path], hide: list[Path], private: li
         q = shlex.quote(str(path))
         steps.append(f"mount --bind {q} {q} && mount -o remount,bind,ro {q}")
     for path in hide:
-        steps.append(f"mount -t tmpfs -o ro,size=16k,mode=0555 cnnlab-hidden {shlex.quote(str(path))}")
+        q = shlex.quote(str(path))
+        if path.is_dir():
+            steps.append(f"mount -t tmpfs -o ro,size=16k,mode=0555 cnnlab-hidden {q}")
+        else:  # a single file reads as empty
+            steps.append(f"mount --bind /dev/null {q} && mount -o remount,bind,ro {q}")
     for path in private:
         steps.append(f"mount -t tmpfs -o size=256m,mode=1777 cnnlab-tmp {shlex.quote(str(path))}")
     if Path("/tmp") in private:  # /proc/self/cwd still leads to the box the tmpfs now covers
@@ -172,9 +176,10 @@ def run_isolated(argv: list[str], box: Path, *, hide: list[Path] = (), readonly:
                  watch: Callable[[], bool] | None = None) -> ChildRun:
     """Run `argv` in `box` (its working folder, given to the child) under `isolation()` and `limits`.
 
-    `hide` folders become empty for the child; `readonly` folders (and the Python installation) read-only. The
-    child's stdout and stderr go to `log` (or nowhere): the caller never parses them. `watch()`, called every
-    0.2 s, may return True to stop the child early (a watchdog: the child ignored its own time limits).
+    `hide` folders become empty for the child and `hide` files read as empty; `readonly` folders (and the Python
+    installation) are read-only. The child's stdout and stderr go to `log` (or nowhere): the caller never parses
+    them. `watch()`, called every 0.2 s, may return True to stop the child early (a watchdog: the child ignored its
+    own time limits).
     """
     if not isinstance(limits, Limits):
         raise TypeError(f"limits must be a sandbox.Limits, got {type(limits).__name__}")
@@ -196,8 +201,11 @@ def run_isolated(argv: list[str], box: Path, *, hide: list[Path] = (), readonly:
             os.chown(path, NOBODY, NOBODY)
     command = list(argv)
     real_box = Path(os.path.realpath(box))
+    given_hide = list(hide)
     hide = [h for h in _existing_dirs(hide) if h != real_box and h not in real_box.parents]  # never hide the box
     hide = [h for h in hide if not any(other in h.parents for other in hide)]  # inside a hidden one: hidden already
+    hidden_files = sorted({Path(os.path.realpath(p)) for p in given_hide if os.path.isfile(p)})
+    hide += [f for f in hidden_files if not any(folder in f.parents for folder in hide)]
     if iso.files:
         command = _prelude(iso, ro, hide, private, command)
 
