@@ -72,6 +72,7 @@ slides: install $(NODE)
 assignments grade: export OMP_NUM_THREADS = 1
 
 # assignments/NAME.ipynb (solution) + NAME_tests.py (grader's cases) -> dist/NAME/student/NAME.ipynb (hand out);
+# also dist/NAME/gradescope/NAME-autograder.zip (Gradescope's autograder: the same sandboxed grader inside);
 # then grades the reference solution and the blank notebook, prints both scores, and fails unless they are full and 0.
 # Nothing to install beyond the course: grading needs only the standard library, numpy and torch.
 assignments: install

@@ -174,13 +174,17 @@ def _write_notebook(nb: dict, path: Path) -> Path:
 
 
 def build_one(source: Path, dist: Path = DIST_DIR) -> Path:
-    """dist/NAME/student/NAME.ipynb from assignments/NAME.ipynb (its grader tests must load too); returns dist/NAME."""
+    """dist/NAME/student/NAME.ipynb (hand out) and dist/NAME/gradescope/NAME-autograder.zip from assignments/NAME.ipynb
+    (its grader tests must load too); returns dist/NAME."""
     source = Path(source)
     load_cases(source.stem, source.parent)  # a broken tests file fails the build, not the first grading
     out = Path(dist) / source.stem
     if out.exists():
         shutil.rmtree(out)
     _write_notebook(student_version(json.loads(source.read_text())), out / "student" / source.name)
+    from tools.gradescope import autograder_zip  # imported here: tools.gradescope imports this module
+
+    autograder_zip(source, out / "gradescope")  # dist/NAME/gradescope/NAME-autograder.zip, the same grader inside
     return out
 
 
@@ -582,7 +586,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             for out in build(args.source, args.dist, not args.no_check, **limits):
-                print(f"built {out}/student (hand this out; the grader keeps {args.source})")
+                print(f"built {out}/student (hand this out; the grader keeps {args.source}) and "
+                      f"{out}/gradescope (Gradescope's autograder zip)")
         else:
             grade(args.submissions, args.assignment, args.dist, args.out, source_dir=args.source, **limits)
     except (ValueError, RuntimeError) as e:
