@@ -129,16 +129,30 @@ SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # world-writable: on
 INNER_BOX = "/tmp/cnnlab-box"  # where the child finds its box when /tmp is private
 
 
-def _private_tmp(keep: list[Path]) -> list[Path]:
-    """The shared temporary folders to replace by private ones: those that hold nothing the child needs."""
-    return [Path(d) for d in SHARED_TMP
-            if Path(d).is_dir() and not any(Path(d) == k or Path(d) in k.parents for k in keep)]
+def _private_tmp(keep: list[Path]) -> tuple[list[Path], list[Path]]:
+    """The shared temporary folders to replace by private ones (all that exist), and the folders of `keep` inside them
+    that the child still needs (a course or a Python installed under /tmp): those are bound back, read-only."""
+    private = [Path(d) for d in SHARED_TMP if Path(d).is_dir() and Path(d) not in keep]
+    inside = [k for k in keep if any(p in k.parents for p in private)]
+    return private, [k for k in inside if not any(other in k.parents for other in inside)]
 
 
-def _prelude(iso: Isolation, readonly: list[Path], hide: list[Path], private: list[Path], argv: list[str]) -> list[str]:
-    """The shell command run inside the new namespaces: read-only binds, tmpfs over hidden folders and over the
-    shared temporary folders (the box, the current folder, is bound back at INNER_BOX), then drop to nobody."""
-    steps = []
+def _prelude(iso: Isolation, readonly: list[Path], hide: list[Path], private: list[Path], argv: list[str],
+             rebind: list[Path] = ()) -> list[str]:
+    """The shell command run inside the new namespaces: private tmpfs over the shared temporary folders (the folders
+    of `rebind` inside them bound back through file descriptors opened before, the box, the current folder, at
+    INNER_BOX), then read-only binds, tmpfs over hidden folders, and a drop to nobody."""
+    if len(rebind) > 7:
+        raise ValueError(f"at most 7 folders can be bound back into private temporary folders, got {len(rebind)}")
+    steps = [f"exec {fd}<{shlex.quote(str(path))}" for fd, path in enumerate(rebind, start=3)]
+    for path in private:
+        steps.append(f"mount -t tmpfs -o size=256m,mode=1777 cnnlab-tmp {shlex.quote(str(path))}")
+    for fd, path in enumerate(rebind, start=3):
+        q = shlex.quote(str(path))
+        # --no-canonicalize: mount(8) would resolve the descriptor's path again, now inside the new tmpfs
+        steps.append(f"mkdir -p {q} && mount --no-canonicalize --bind /proc/self/fd/{fd} {q} && exec {fd}<&-")
+    if Path("/tmp") in private:  # /proc/self/cwd still leads to the box the tmpfs now covers
+        steps.append(f"mkdir {INNER_BOX} && mount --no-canonicalize --bind /proc/self/cwd {INNER_BOX} && cd {INNER_BOX}")
     for path in readonly:
         q = shlex.quote(str(path))
         steps.append(f"mount --bind {q} {q} && mount -o remount,bind,ro {q}")
@@ -148,10 +162,6 @@ def _prelude(iso: Isolation, readonly: list[Path], hide: list[Path], private: li
             steps.append(f"mount -t tmpfs -o ro,size=16k,mode=0555 cnnlab-hidden {q}")
         else:  # a single file reads as empty
             steps.append(f"mount --bind /dev/null {q} && mount -o remount,bind,ro {q}")
-    for path in private:
-        steps.append(f"mount -t tmpfs -o size=256m,mode=1777 cnnlab-tmp {shlex.quote(str(path))}")
-    if Path("/tmp") in private:  # /proc/self/cwd still leads to the box the tmpfs now covers
-        steps.append(f"mkdir {INNER_BOX} && mount --bind /proc/self/cwd {INNER_BOX} && cd {INNER_BOX}")
     run = shlex.join(argv)
     if iso.user == "nobody":
         run = shlex.join([shutil.which("setpriv") or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
@@ -189,7 +199,7 @@ def run_isolated(argv: list[str], box: Path, *, hide: list[Path] = (), readonly:
     iso = isolation()
     threads = "1"
     ro = _existing_dirs([*readonly, sys.prefix, sys.base_prefix])
-    private = _private_tmp([*ro, Path(os.path.realpath(sys.executable)).parent]) if iso.files else []
+    private, rebind = _private_tmp([*ro, Path(os.path.realpath(sys.executable)).parent]) if iso.files else ([], [])
     inner = Path(INNER_BOX) if Path("/tmp") in private else box  # the box as the child sees it
     child_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(inner), "TMPDIR": str(inner / "tmp"),
                  "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(inner / "tmp"), "PYTHONDONTWRITEBYTECODE": "1",
@@ -206,8 +216,10 @@ def run_isolated(argv: list[str], box: Path, *, hide: list[Path] = (), readonly:
     hide = [h for h in hide if not any(other in h.parents for other in hide)]  # inside a hidden one: hidden already
     hidden_files = sorted({Path(os.path.realpath(p)) for p in given_hide if os.path.isfile(p)})
     hide += [f for f in hidden_files if not any(folder in f.parents for folder in hide)]
+    # inside a private temporary folder and not bound back: gone for the child already (and no place to mount on)
+    hide = [h for h in hide if not any(p in h.parents for p in private) or any(k in h.parents for k in rebind)]
     if iso.files:
-        command = _prelude(iso, ro, hide, private, command)
+        command = _prelude(iso, ro, hide, private, command, rebind)
 
     def limit() -> None:  # runs in the child between fork and exec; inherited by everything it starts
         for which, value in ((resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, limits.memory_bytes),
