@@ -102,6 +102,8 @@ def local_links(html: str, known: set[str], suffix: str = ".html") -> str:
     '<a href="02_x.html#a">'
     >>> local_links('<a href="02_x.ipynb">', {"02_x"}, suffix=".slides.html")
     '<a href="02_x.slides.html">'
+    >>> local_links('<a href="notebooks/02_x.ipynb">', {"02_x"})  # from a page at the repository's root
+    '<a href="02_x.html">'
     >>> local_links('<a href="https://x.org/02_x.ipynb">', {"02_x"})
     '<a href="https://x.org/02_x.ipynb">'
     """
@@ -109,4 +111,4 @@ def local_links(html: str, known: set[str], suffix: str = ".html") -> str:
         name = m.group(2)
         return f'href="{name}{suffix}{m.group(3) or ""}"' if name in known else m.group(0)
 
-    return re.sub(r'href="((?:\.\./notebooks/|\./)?)(\w+)\.ipynb(#[^"]*)?"', swap, html)
+    return re.sub(r'href="((?:\.\./notebooks/|notebooks/|\./)?)(\w+)\.ipynb(#[^"]*)?"', swap, html)

@@ -120,12 +120,36 @@ code {{ font-size: 0.85em; }}
 <p>Each chapter is a notebook, shown here with the outputs it produced when it last ran (the quick profile, on a CPU).
 To change the code and run it, clone the repository and run <code>make lab</code>; the sliders of the interactive
 widgets work only there.</p>
+<p>Teaching from it? The <a href="instructors.html">instructor's guide</a>: prerequisites, time per notebook, a
+term's schedule with the problem sets, running it on JupyterHub or Binder, lecturing and grading.</p>
 <h2>Course map</h2>
 <table id="course-map"><thead><tr><th>notebook</th><th>question</th><th>modules</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
 {more}
+</body></html>
+"""
+
+
+GUIDE = ROOT / "INSTRUCTORS.md"
+
+
+def guide_page(markdown: str, known: set[str]) -> str:
+    """The instructor's guide (INSTRUCTORS.md) as a page of the site: links to notebooks lead to their pages, links to
+    other files of the repository lead to them from `site/` (one folder down)."""
+    body = local_links(markdown2html_mistune(markdown), known)
+    body = re.sub(r'href="(?!https?:|#|\.\./|[\w-]+\.html)([^"]+)"', r'href="../\1"', body)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Instructor's guide — {TITLE}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }}
+table {{ border-collapse: collapse; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: 0.4em 0.6em; text-align: left; }}
+</style></head>
+<body>
+<p><a href="index.html">course index</a></p>
+{body}
 </body></html>
 """
 
@@ -159,6 +183,8 @@ def build(out: Path, notebooks: Path = NOTEBOOKS, readme: Path = ROOT / "README.
             (out / f"{name}.html").write_text(stub_page(name), encoding="utf-8")
     extra = [n for n in built if n not in {c.name for c in chapters}]
     (out / "index.html").write_text(index_page(chapters, built, extra), encoding="utf-8")
+    if GUIDE.exists():
+        (out / "instructors.html").write_text(guide_page(GUIDE.read_text(), set(order)), encoding="utf-8")
     return built
 
 

@@ -207,3 +207,17 @@ def test_slides_answers_open_only_when_clicked(page, deck, assert_offline):
     current = page.locator(".reveal .slides section.present:not(.stack)")
     check_folded_in_browser(page, current.locator("details"), at_least=2)  # a long questionnaire continues below
     assert_offline(page)
+
+
+def test_instructor_guide_is_a_page_of_the_site(site_dir):
+    """INSTRUCTORS.md becomes site/instructors.html, linked from the index; its notebook links lead to their pages,
+    its other links to the repository's files one folder up, and every notebook of the course map has a row."""
+    index = (site_dir / "index.html").read_text()
+    assert 'href="instructors.html"' in index
+    guide = (site_dir / "instructors.html").read_text()
+    for chapter in course_map():
+        assert f'href="{chapter.name}.html"' in guide, f"the guide has no row linking to {chapter.name}"
+    assert ".ipynb" not in "".join(re.findall(r'href="([^"]+)"', guide)), "a link still points at a notebook file"
+    assert 'href="../assignments/README.md"' in guide
+    for href in re.findall(r'href="(\.\./[^"#]+)"', guide):  # `make site` writes site/ at the repository's root
+        assert (NOTEBOOKS.parent / href[3:]).exists(), f"the guide links to {href}, which does not exist"
