@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import functools
 import importlib.util
 import inspect
 import io
@@ -36,6 +37,7 @@ import re
 import secrets
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -274,10 +276,23 @@ HELD_OUT_DATA = [ROOT / "data" / "fashion-mnist" / f"t10k-{kind}-idx{dim}-ubyte.
     ROOT / "data" / "downloads", Path("/usr/share/datasets/fashion-mnist")]
 
 
+@functools.lru_cache(maxsize=1)
+def _installed_course() -> Path:
+    """The folder holding the `cnnlab` package the child imports: asked of the child's own Python, run as the child
+    runs (`-I`, from the root folder), since this process may import another copy (a Gradescope autograder unpacked
+    beside an installed course imports its own through the working folder; the child does not)."""
+    where = subprocess.run([sys.executable, "-I", "-c", "import importlib.util as u; print(u.find_spec('cnnlab').origin)"],
+                           cwd="/", capture_output=True, text=True, timeout=60)
+    origin = where.stdout.strip()
+    return Path(os.path.realpath(origin)).parents[1] if where.returncode == 0 and origin.endswith(".py") else ROOT
+
+
 def _hidden_paths(source_dir: Path, dist: Path, submission: Path) -> list[Path]:
     """What the child must not see: tests, solutions, built files, the repository's history and tests, submissions,
-    and the held-out data (`HELD_OUT_DATA`)."""
-    return [Path(source_dir), Path(dist), ROOT / "assignments", ROOT / "tests", ROOT / ".git", ROOT / "dist",
+    and the held-out data (`HELD_OUT_DATA`), in this copy of the course and in the one the child imports."""
+    courses = dict.fromkeys([ROOT, _installed_course()])
+    return [Path(source_dir), Path(dist), *(course / name for course in courses
+                                           for name in ("assignments", "tests", ".git", "dist")),
             Path(submission).resolve().parent, *HELD_OUT_DATA]
 
 
@@ -408,7 +423,8 @@ def _run_child(cells: list[str], cases: list[Case], hide: list[Path], case_timeo
         left = deadline - time.monotonic()
         limits = sandbox.Limits(cpu_s=max(1, int(left)), wall_s=max(1.0, left), memory_bytes=int(memory_bytes))
         watchdog = _Watchdog(box / "out" / "status.json", cell_timeout, case_timeout)
-        run = sandbox.run_isolated([sys.executable, "-I", "child.py"], box, hide=hide, readonly=[ROOT],
+        run = sandbox.run_isolated([sys.executable, "-I", "child.py"], box, hide=hide,
+                                   readonly=[ROOT, _installed_course()],
                                    limits=limits, log=None, watch=watchdog)  # what it prints is never read
         status = _read_status(box / "out" / "status.json")
         if not (run.stopped and watchdog.stalled) or deadline - time.monotonic() < 1:
