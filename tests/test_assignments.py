@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.assignment_checks import assert_student_version_leaks_nothing, code_cells
 from tools import assignments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,25 +30,6 @@ MISTAKES = [("        return (n + 2 * p - d * (k - 1) - 1) // s + 1", "        r
 MISTAKE_LOSES = {("q2", "trace_stride_padding_dilation"), ("q2", "trace_from_formulas"), ("q6", "transfer_bn_stats_frozen")}
 
 
-def code_cells(path: Path) -> list[str]:
-    return ["".join(c["source"]) for c in json.loads(Path(path).read_text())["cells"] if c["cell_type"] == "code"]
-
-
-def solution_lines() -> list[str]:
-    """Distinctive lines of the reference solutions: inside BEGIN/END SOLUTION, or ending in `# SOLUTION`."""
-    inside, solution, visible = False, [], []
-    for source in code_cells(SOURCE):
-        for line in source.splitlines():
-            text = line.strip()
-            if re.match(r"# (BEGIN|END) SOLUTION", text):
-                inside = text.startswith("# BEGIN")
-            elif inside:
-                solution.append(text)
-            elif text.endswith("# SOLUTION"):
-                solution.append(text.removesuffix("# SOLUTION").strip())
-            else:
-                visible.append(text)
-    return [s for s in solution if len(s) >= 10 and not any(s in v for v in visible)]
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +77,7 @@ def test_cases_give_each_question_its_points_with_one_public_case():
 
 
 def test_student_version_has_no_solution_code_and_no_grader_tests(built):
-    lines = solution_lines()
-    assert len(lines) >= 20, "too few solution lines found: the search would prove nothing"
-    source = SOURCE.read_text()
-    assert all(json.dumps(line)[1:-1] in source for line in lines)  # the search finds them where they are
-    student = "\n".join(code_cells(built / "student" / f"{NAME}.ipynb"))
-    leaked = [line for line in lines if line in student]
-    assert not leaked, f"solution code in the student version: {leaked}"
-    assert "SOLUTION" not in student
-    assert [p.name for p in (built / "student").iterdir()] == [f"{NAME}.ipynb"]  # no tests file, nothing else
+    assert_student_version_leaks_nothing(SOURCE, built / "student", at_least=20)
 
 
 def test_student_version_keeps_the_public_checks_and_says_how_to_submit(built):

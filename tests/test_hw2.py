@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from pathlib import Path
 
 import pytest
 
+from tests.assignment_checks import assert_student_version_leaks_nothing
 from tools import assignments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,25 +45,6 @@ MISTAKE_LOST = {("q1", "backward_without_autograd"), ("q2", "adam_matches_torch"
                 ("q3", "schedule_by_hand")}
 
 
-def code_cells(path: Path) -> list[str]:
-    return ["".join(c["source"]) for c in json.loads(Path(path).read_text())["cells"] if c["cell_type"] == "code"]
-
-
-def solution_lines() -> list[str]:
-    """Distinctive lines of the reference solutions: inside BEGIN/END SOLUTION, or ending in `# SOLUTION`."""
-    inside, solution, visible = False, [], []
-    for source in code_cells(SOURCE):
-        for line in source.splitlines():
-            text = line.strip()
-            if re.match(r"# (BEGIN|END) SOLUTION", text):
-                inside = text.startswith("# BEGIN")
-            elif inside:
-                solution.append(text)
-            elif text.endswith("# SOLUTION"):
-                solution.append(text.removesuffix("# SOLUTION").strip())
-            else:
-                visible.append(text)
-    return [s for s in solution if len(s) >= 10 and not any(s in v for v in visible)]
 
 
 def with_mistakes() -> str:
@@ -112,14 +93,8 @@ def test_cases_give_each_question_its_points_with_one_public_case():
 
 
 def test_student_version_has_no_solution_code_and_says_how_to_submit(built):
-    lines = solution_lines()
-    assert len(lines) >= 40, "too few solution lines found: the search would prove nothing"
+    assert_student_version_leaks_nothing(SOURCE, built / "student", at_least=40)
     student_nb = built / "student" / f"{NAME}.ipynb"
-    student = "\n".join(code_cells(student_nb))
-    leaked = [line for line in lines if line in student]
-    assert not leaked, f"solution code in the student version: {leaked}"
-    assert "SOLUTION" not in student
-    assert [p.name for p in (built / "student").iterdir()] == [f"{NAME}.ipynb"]
     text = "\n".join("".join(c["source"]) for c in json.loads(student_nb.read_text())["cells"])
     assert all(f"Public check for {q.upper()}" in text for q in POINTS)
     assert "Where to save it" in text and "How to submit" in text and "24 points" in text

@@ -10,12 +10,12 @@ import contextlib
 import csv
 import io
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.assignment_checks import assert_student_version_leaks_nothing, code_cells
 from tools import assignments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,25 +41,6 @@ RUSHED_LOST = {("q2", "stops_at_budget"), ("q3", "heldout_80"), ("q3", "heldout_
 RUSHED_POINTS = {"q1": 2, "q2": 4, "q3": 0, "q4": 0, "q5": 3}
 
 
-def code_cells(path: Path) -> list[str]:
-    return ["".join(c["source"]) for c in json.loads(Path(path).read_text())["cells"] if c["cell_type"] == "code"]
-
-
-def solution_lines() -> list[str]:
-    """Distinctive lines of the reference solutions: inside BEGIN/END SOLUTION, or ending in `# SOLUTION`."""
-    inside, solution, visible = False, [], []
-    for source in code_cells(SOURCE):
-        for line in source.splitlines():
-            text = line.strip()
-            if re.match(r"# (BEGIN|END) SOLUTION", text):
-                inside = text.startswith("# BEGIN")
-            elif inside:
-                solution.append(text)
-            elif text.endswith("# SOLUTION"):
-                solution.append(text.removesuffix("# SOLUTION").strip())
-            else:
-                visible.append(text)
-    return [s for s in solution if len(s) >= 10 and not any(s in v for v in visible)]
 
 
 def rushed_notebook() -> str:
@@ -126,13 +107,8 @@ def test_held_out_labels_never_reach_the_student():
 
 
 def test_student_version_has_no_solution_code_and_says_how_to_submit(built):
-    lines = solution_lines()
-    assert len(lines) >= 25, "too few solution lines found: the search would prove nothing"
+    assert_student_version_leaks_nothing(SOURCE, built / "student", at_least=25)
     student_nb = json.loads((built / "student" / f"{NAME}.ipynb").read_text())
-    student = "\n".join(code_cells(built / "student" / f"{NAME}.ipynb"))
-    leaked = [line for line in lines if line in student]
-    assert not leaked, f"solution code in the student version: {leaked}"
-    assert "SOLUTION" not in student
     text = "\n".join("".join(c["source"]) for c in student_nb["cells"])
     assert all(f"Public check for {q.upper()}" in text for q in POINTS)
     assert "Where to save it" in text and "How to submit" in text and "graded by the instructor" in text
