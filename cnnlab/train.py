@@ -37,6 +37,8 @@ from cnnlab.validation import (
 __all__ = [
     "Augment",
     "rotate",
+    "pixel_pca",
+    "pca_lighting",
     "TensorLoader",
     "History",
     "Callback",
@@ -118,6 +120,42 @@ def random_rotate(x: torch.Tensor, degrees: float, generator: torch.Generator) -
     check_float("degrees", degrees, ge=0, le=180)
     angles = (torch.rand(x.shape[0], generator=generator) * 2 - 1) * degrees  # (N,)
     return rotate(x, angles)
+
+
+def pixel_pca(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (C,), largest first, and eigenvectors (C, C), one per column, of the C x C covariance of the
+    pixels of images X (N, C, H, W): what AlexNet's PCA lighting noise (`pca_lighting`) is built from.
+
+    >>> X = torch.tensor([[[[0.0, 1.0]], [[0.0, 1.0]], [[0.0, 1.0]]]])  # two pixels: black and white
+    >>> eigvals, eigvecs = pixel_pca(X)  # all the variance lies along grey (1, 1, 1) / sqrt(3)
+    >>> [round(v, 4) for v in eigvals.tolist()], [round(v, 4) for v in eigvecs[:, 0].abs().tolist()]
+    ([1.5, 0.0, 0.0], [0.5774, 0.5774, 0.5774])
+    """
+    check_tensor("X", X, ndim=4, dtype="number", finite=True)
+    pixels = X.double().transpose(0, 1).flatten(1)  # (N, C, H, W) -> (C, N * H * W)
+    if pixels.shape[1] < 2:
+        raise ValueError(f"X must hold at least 2 pixels to have a covariance, got shape {tuple(X.shape)}")
+    eigvals, eigvecs = torch.linalg.eigh(torch.cov(pixels))  # ascending, for a symmetric matrix
+    return eigvals.flip(0).clamp(min=0).to(torch.get_default_dtype()), eigvecs.flip(1).to(torch.get_default_dtype())
+
+
+def pca_lighting(x: torch.Tensor, eigvals: torch.Tensor, eigvecs: torch.Tensor, sigma: float,
+                 generator: torch.Generator) -> torch.Tensor:
+    """AlexNet's colour augmentation: add sum_i alpha_i * eigvals[i] * eigvecs[:, i], with alpha_i ~ N(0, sigma)
+    drawn once per image, to every pixel of that image (x: (N, C, H, W); eigvals, eigvecs from `pixel_pca`)."""
+    check_tensor("x", x, ndim=4, dtype="float")
+    C = x.shape[1]
+    check_tensor("eigvals", eigvals, ndim=1, dtype="float", finite=True)
+    check_tensor("eigvecs", eigvecs, ndim=2, dtype="float", finite=True)
+    if eigvals.shape != (C,) or eigvecs.shape != (C, C):
+        raise ValueError(f"eigvals must have shape ({C},) and eigvecs ({C}, {C}) for images of {C} channels, "
+                         f"got {tuple(eigvals.shape)} and {tuple(eigvecs.shape)}")
+    check_float("sigma", sigma, ge=0)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    alpha = torch.randn(x.shape[0], C, generator=generator, dtype=eigvals.dtype) * sigma  # (N, C), on the CPU
+    offset = (alpha * eigvals.cpu()) @ eigvecs.cpu().T  # row n: sum_i alpha_ni lambda_i v_i -> (N, C)
+    return x + offset.to(device=x.device, dtype=x.dtype)[:, :, None, None]  # one colour shift per image
 
 
 @dataclass(frozen=True)

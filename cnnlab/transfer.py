@@ -28,7 +28,7 @@ from torchvision.ops import roi_align
 
 from cnnlab.data import data_dir, display_path
 from cnnlab.runtime import get_device, set_seed
-from cnnlab.train import TensorLoader, evaluate, fit
+from cnnlab.train import TensorLoader, evaluate, fit, pca_lighting
 from cnnlab.validation import (
     check_bool,
     check_callable,
@@ -398,16 +398,22 @@ def _check_range_pair(name: str, value: Any) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class ImageNetAugment:
-    """The lectures' training pipeline for a whole batch on its device: RandomResizedCrop, flip, colour jitter.
+    """The lectures' training pipeline for a whole batch on its device: RandomResizedCrop, flip, colour jitter,
+    and AlexNet's PCA lighting noise if `lighting` > 0.
 
     Each image gets its own crop (area `scale`, aspect `ratio`), mirror and jitter; one ``roi_align`` call crops
     and resizes the batch. Use as ``fit(..., augment=ImageNetAugment(), mean=IMAGENET_MEAN, std=IMAGENET_STD)``.
+    Lighting needs `pca` = (eigenvalues, eigenvectors) of the training pixels' RGB covariance
+    (``cnnlab.train.pixel_pca``); it is added last, after the clamp to [0, 1], so every pixel of an image gets the
+    same shift (`cnnlab.train.pca_lighting`). Each option draws random numbers only when it is on.
     """
 
     scale: tuple[float, float] = (0.08, 1.0)
     ratio: tuple[float, float] = (3 / 4, 4 / 3)
     hflip: bool = True
     jitter: float = 0.4  # brightness, contrast and saturation factors drawn from [1 - jitter, 1 + jitter]
+    lighting: float = 0.0  # sigma of AlexNet's alpha_i ~ N(0, sigma); the lectures use 0.1. 0: off
+    pca: Any = None  # (eigvals (3,), eigvecs (3, 3)) from pixel_pca, kept as tuples; needed when lighting > 0
 
     def __post_init__(self) -> None:
         for name, (lo, hi), top in (("scale", _check_range_pair("scale", self.scale), 1.0),
@@ -417,6 +423,24 @@ class ImageNetAugment:
                                  f"got {getattr(self, name)!r}")
         check_bool("hflip", self.hflip)
         check_float("jitter", self.jitter, ge=0, lt=1)
+        check_float("lighting", self.lighting, ge=0)
+        if self.pca is None:
+            if self.lighting > 0:
+                raise ValueError(f"lighting={self.lighting} needs pca=(eigvals, eigvecs) of the training pixels' RGB "
+                                 f"covariance, e.g. pca=cnnlab.train.pixel_pca(X_train); got pca=None")
+            return
+        if not isinstance(self.pca, (tuple, list)) or len(self.pca) != 2:
+            raise TypeError(f"pca must be a pair (eigvals, eigvecs), got {type(self.pca).__name__}")
+        eigvals = torch.as_tensor(self.pca[0], dtype=torch.float64)
+        eigvecs = torch.as_tensor(self.pca[1], dtype=torch.float64)
+        if eigvals.shape != (3,) or eigvecs.shape != (3, 3):
+            raise ValueError(f"pca must be (eigvals of shape (3,), eigvecs of shape (3, 3)), "
+                             f"got shapes {tuple(eigvals.shape)} and {tuple(eigvecs.shape)}")
+        check_tensor("pca[0] (eigvals)", eigvals, finite=True)
+        check_tensor("pca[1] (eigvecs)", eigvecs, finite=True)
+        if bool((eigvals < 0).any()):
+            raise ValueError(f"pca[0] (eigvals) must be >= 0 (a covariance's eigenvalues), got {eigvals.tolist()}")
+        object.__setattr__(self, "pca", (tuple(eigvals.tolist()), tuple(map(tuple, eigvecs.tolist()))))
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         check_tensor("x", x, ndim=4, dtype="float")
@@ -440,7 +464,13 @@ class ImageNetAugment:
             out = (out - mean) * f[:, 1, None, None, None] + mean  # contrast
             grey = out.mean(1, keepdim=True)  # (N, 1, H, W)
             out = (out - grey) * f[:, 2, None, None, None] + grey  # saturation
-        return out.clamp(0, 1)
+        out = out.clamp(0, 1)
+        if self.lighting > 0:
+            if x.shape[1] != 3:
+                raise ValueError(f"lighting works on RGB images: x must be (N, 3, H, W), got {tuple(x.shape)}")
+            eigvals, eigvecs = (torch.tensor(v) for v in self.pca)  # float32 on the CPU; the shift moves to x
+            out = pca_lighting(out, eigvals, eigvecs, self.lighting, generator)
+        return out
 
 
 # ------------------------------------------------------------------------------------------- the experiment

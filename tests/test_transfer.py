@@ -441,6 +441,13 @@ X4, Y4 = torch.zeros(4, 1, 28, 28), torch.tensor([0, 1, 0, 1])
     (lambda: transfer.ImageNetAugment(hflip="yes"), TypeError, r"hflip must be True or False"),
     (lambda: transfer.ImageNetAugment(jitter=1.5), ValueError, r"jitter must be a finite number >= 0 and < 1"),
     (lambda: transfer.ImageNetAugment()(X4, None), TypeError, r"generator must be a torch.Generator"),
+    (lambda: transfer.ImageNetAugment(lighting=0.1), ValueError, r"lighting=0.1 needs pca=\(eigvals, eigvecs\)"),
+    (lambda: transfer.ImageNetAugment(lighting=-0.1), ValueError, r"lighting must be a finite number >= 0"),
+    (lambda: transfer.ImageNetAugment(lighting=0.1, pca=(1.0, 2.0, 3.0)), TypeError, r"pca must be a pair"),
+    (lambda: transfer.ImageNetAugment(lighting=0.1, pca=(torch.ones(2), torch.eye(3))), ValueError,
+     r"eigvals of shape \(3,\)"),
+    (lambda: transfer.ImageNetAugment(lighting=0.1, pca=(-torch.ones(3), torch.eye(3))), ValueError,
+     r"eigvals\) must be >= 0"),
     (lambda: transfer.run_strategy("features", (X4, Y4), (X4, Y4), num_epochs=0), ValueError, r"num_epochs"),
     (lambda: transfer.run_strategy("scratch", (X4, Y4), (X4, Y4), num_epochs=1, lr=0), ValueError, r"lr must be"),
     (lambda: transfer.run_strategy("scratch", (X4, Y4), (X4, Y4), num_epochs=1, device=1), TypeError, r"device must"),
@@ -587,3 +594,23 @@ def test_claim_small_similar_cell_fine_tuning_gains_little_over_features(tmp_pat
                                          device=torch.device("cpu"))
         assert finetune - features < 0.03, seed
         assert features > 0.5, seed  # 5 photos: chance is 0.2
+
+
+def test_imagenet_augment_adds_pca_lighting_last_and_leaves_the_other_draws_alone():
+    """With lighting on, each image differs from the same seed's output without it by one colour shift per image:
+    alpha * lambda in the eigenbasis, drawn after the crop, flip and jitter draws (pca_lighting is the oracle)."""
+    from cnnlab.train import pca_lighting, pixel_pca
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 3, 12, 16, generator=g) * torch.tensor([1.0, 0.8, 0.6])[:, None, None]
+    eigvals, eigvecs = pixel_pca(x)
+    plain, g_plain = transfer.ImageNetAugment(), torch.Generator().manual_seed(7)
+    lit = transfer.ImageNetAugment(lighting=0.1, pca=(eigvals, eigvecs))
+    without, with_light = plain(x, g_plain), lit(x, torch.Generator().manual_seed(7))
+    shift = pca_lighting(torch.zeros(6, 3, 1, 1), eigvals, eigvecs, 0.1, g_plain)  # the next draws of that seed
+    torch.testing.assert_close(with_light, without + shift, rtol=0, atol=1e-6)
+    assert float(shift.abs().min()) > 0
+    assert lit.pca[0] == tuple(eigvals.tolist())  # kept as plain tuples: the dataclass stays frozen and hashable
+    hash(lit)
+    with pytest.raises(ValueError, match=r"lighting works on RGB images"):
+        lit(torch.rand(2, 1, 8, 8), torch.Generator())
