@@ -1,6 +1,7 @@
 """The exercises of notebook 08 (learning-rate schedules and optimisers): predictions of step counts, scheduler
-learning rates and Adam's first step, and two functions to write (one Adam step, a warmup + cosine schedule), checked
-against torch.optim.Adam and torch.optim.lr_scheduler on settings the notebook never shows."""
+learning rates, Adam's first step and Adagrad's shrinking steps, and three functions to write (one Adam step, a
+warmup + cosine schedule, one Adagrad step), checked against torch.optim.Adam, torch.optim.Adagrad and
+torch.optim.lr_scheduler on settings the notebook never shows."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from cnnlab.exercises import Exercise, Feedback, add, number_judge
-from cnnlab.optimizers import adam_step
+from cnnlab.optimizers import adagrad_step, adam_step
 
 __all__ = []  # registered with cnnlab.exercises; used through check/hint/solution
 
@@ -428,4 +429,160 @@ add(Exercise(
               "momentum and the adaptive methods (which rescale the small y gradient up) escape fast while plain "
               "SGD lingers. In high dimensions exact symmetry is rare, but near-flat saddles are common, which is "
               "why escaping them quickly matters."),
+))
+
+# ----------------------------------------------------------------------------------------------------------
+# 08.8: Adagrad's steps under a constant gradient
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _torch_adagrad_steps(grad: float, steps: Sequence[int]) -> list[float]:
+    """How far torch.optim.Adagrad(lr=0.1) moves a weight at each step in `steps` (from 1), the gradient constant."""
+    w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adagrad([w], lr=0.1)
+    moved = []
+    for _ in range(max(steps)):
+        before = w.item()
+        w.grad = torch.tensor([grad], dtype=torch.float64)
+        opt.step()
+        moved.append(abs(w.item() - before))
+    return [moved[t - 1] for t in steps]
+
+
+_ADAGRAD_STEPS = (1, 4, 100)
+_ADAGRAD_TRUTH = _torch_adagrad_steps(3.0, _ADAGRAD_STEPS)
+
+add(Exercise(
+    id="08.8", kind="predict",
+    question="Adagrad(lr=0.1) on a weight whose gradient is 3 at every step: how far does the weight move in step 1, "
+             "in step 4 and in step 100?",
+    judge=_values_judge(_ADAGRAD_TRUTH, [
+        ((0.1, 0.1, 0.1), ("that is a step of constant size, as RMSprop or Adam would take under a constant gradient; "
+                           "Adagrad sums the squared gradients, it does not average them")),
+        ((0.1, 0.025, 0.001), "G grows like t, but the step divides by the square root of G"),
+        ((0.3, 0.15, 0.03), "the gradient's size cancels: it appears on top and, through sqrt(G), below"),
+        ((0.3, 0.075, 0.003), "the gradient's size cancels, and the step divides by the square root of G"),
+    ], "three distances", rel=1e-2, abs_=1e-6,
+        why="after t steps G = t g^2, so step t moves lr * g / sqrt(t g^2) = lr / sqrt(t): the step shrinks for "
+            "ever, whatever the gradient's size."),
+    hints=("Adagrad adds g^2 to G at every step and moves lr * g / sqrt(G).",
+           "With the same g every time, what is G after t steps?",
+           "G = t g^2, so the t-th step is lr * g / sqrt(t g^2)."),
+    solution="(0.1, 0.05, 0.01): G = t * 9 after t steps, so step t moves 0.1 * 3 / sqrt(9 t) = 0.1 / sqrt(t): "
+             "0.1 / 1, 0.1 / 2 and 0.1 / 10. The gradient's size cancels, and the step shrinks as 1 / sqrt(t) "
+             "for ever: that is why RMSprop replaced the sum by a moving average.",
+    model=tuple(_ADAGRAD_TRUTH), wrong=(0.1, 0.025, 0.001),
+))
+
+# ----------------------------------------------------------------------------------------------------------
+# 08.9: one Adagrad step, against torch.optim.Adagrad
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _adagrad_variant(mistake: str) -> Callable[..., torch.Tensor]:
+    """Adagrad with one typical mistake, to name what a learner's step does wrong."""
+
+    def step(x, grad, state, lr, eps=1e-10):
+        G_old = state.get("G", torch.zeros_like(x))
+        t = state.get("t", 0) + 1
+        G = G_old + grad**2
+        state.update(G=G, t=t)
+        if mistake == "mean":
+            return x - lr * grad / ((G / t).sqrt() + eps)
+        if mistake == "old_G":
+            return x - lr * grad / (G_old.sqrt() + eps)
+        if mistake == "eps_inside":
+            return x - lr * grad / (G + eps).sqrt()
+        if mistake == "no_sqrt":
+            return x - lr * grad / (G + eps)
+        if mistake == "plus":
+            return x + lr * grad / (G.sqrt() + eps)
+        return x - lr * grad / (G.sqrt() + eps)
+
+    return step
+
+
+_ADAGRAD_MISTAKES = {
+    "mean": "you divide by the root of the *mean* squared gradient, so the step never shrinks; Adagrad divides by "
+            "the root of the *sum*, which only grows",
+    "old_G": "add this step's squared gradient to G before you divide by it",
+    "eps_inside": "eps goes outside the square root: sqrt(G) + eps",
+    "no_sqrt": "divide by the square root of G (plus eps), not by G itself",
+    "plus": "the step goes against the gradient: subtract it",
+}
+
+
+def _adagrad_trials() -> list[dict[str, Any]]:
+    g = torch.Generator().manual_seed(9)
+    trials = []
+    for k in range(5):
+        shape = tuple(int(s) for s in torch.randint(1, 6, (1 + k % 3,), generator=g))
+        trials.append({"x": torch.randn(shape, generator=g, dtype=torch.float64),
+                       "grads": [torch.randn(shape, generator=g, dtype=torch.float64) * 10 ** (k - 2)
+                                 for _ in range(8)],
+                       "lr": float(10 ** torch.empty(1).uniform_(-3, 0, generator=g)),
+                       "eps": (1e-10, 1e-3)[k % 2]})
+    return trials
+
+
+def _run_adagrad(fn: Callable[..., Any], trial: dict[str, Any]) -> list[Any]:
+    x, state, out = trial["x"].clone(), {}, []
+    for grad in trial["grads"]:
+        x = fn(x.clone(), grad.clone(), state, trial["lr"], eps=trial["eps"])
+        out.append(x)
+        if not isinstance(x, torch.Tensor):
+            break
+    return out
+
+
+def _torch_adagrad(trial: dict[str, Any]) -> list[torch.Tensor]:
+    w = trial["x"].clone().requires_grad_(True)
+    opt = torch.optim.Adagrad([w], lr=trial["lr"], eps=trial["eps"])
+    out = []
+    for grad in trial["grads"]:
+        w.grad = grad.clone()
+        opt.step()
+        out.append(w.detach().clone())
+    return out
+
+
+def _judge_adagrad(fn: Any) -> Feedback:
+    """The learner's `fn(x, grad, state, lr, eps)` over 8 steps on 5 random tensors, against torch.optim.Adagrad."""
+    if not callable(fn):
+        return False, f"pass your function itself (without calling it), got {type(fn).__name__}"
+    for trial in _adagrad_trials():
+        got, want = _run_adagrad(fn, trial), _torch_adagrad(trial)
+        if got[0] is None:
+            return False, "your function returns None: write its body (replace the ...) and return the new x"
+        if not isinstance(got[-1], torch.Tensor):
+            return False, f"return the updated x as a tensor, got {type(got[-1]).__name__}"
+        if got[-1].shape != want[-1].shape:
+            return False, f"x has shape {tuple(want[-1].shape)} but you return {tuple(got[-1].shape)}"
+        if _same_path(got, want):
+            continue
+        for mistake, message in _ADAGRAD_MISTAKES.items():
+            if _same_path(got, _run_adagrad(_adagrad_variant(mistake), trial)):
+                return False, message
+        first = next(i for i, (a, b) in enumerate(zip(got, want))
+                     if not torch.allclose(a.to(b.dtype), b, rtol=1e-9, atol=1e-12))
+        where = "at the very first step" if first == 0 else f"from step {first + 1} on (the first {first} agree)"
+        return False, (f"your x differs from torch.optim.Adagrad's {where}: check that G is kept in `state` "
+                       f"between calls, and each term of the update")
+    return True, "it equals torch.optim.Adagrad over 8 steps on 5 random tensors, learning rates and eps."
+
+
+add(Exercise(
+    id="08.9", kind="code",
+    question="Complete adagrad_step(x, grad, state, lr, eps): one Adagrad step; `state` (a dict, empty at first) "
+             "keeps the sum of squared gradients G between calls.",
+    judge=_judge_adagrad,
+    hints=("Keep one thing in state: G, the sum of all squared gradients so far (zeros at first).",
+           "Add this step's grad**2 to G first, then use the new G.",
+           "The update is x - lr * grad / (sqrt(G) + eps)."),
+    solution=("def adagrad_step(x, grad, state, lr, eps=1e-10):\n"
+              "    G = state.get('G', torch.zeros_like(x)) + grad**2\n"
+              "    state['G'] = G\n"
+              "    return x - lr * grad / (G.sqrt() + eps)"),
+    model=adagrad_step,
+    wrong=_adagrad_variant("mean"),
 ))

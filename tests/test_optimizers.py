@@ -1,30 +1,43 @@
 """Hand-written update rules equal torch.optim step for step; 2-D surfaces and paths behave as the notebook says."""
 
+import math
+
 import pytest
 import torch
 
+from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
+from cnnlab.models import fast_cnn
 from cnnlab.optimizers import (
     OPTIMIZERS,
     SURFACES,
+    adadelta_step,
+    adagrad_step,
     adam_step,
+    adamax_step,
     adamw_step,
     make_optimizer,
+    nadam_step,
     path,
     rmsprop_step,
     rosenbrock,
     sgd_step,
+    track_update_sizes,
 )
+from cnnlab.train import fit
 
 SHAPES = [(3,), (4, 5), (2, 3, 3)]
+SEEDS = [0, 1, 2]
 
 
-def _compare(ours, theirs_cls, shape, num_steps=6, **hp):
-    """Run our rule and torch's optimiser on the same gradients (of a random quadratic) and compare each step."""
-    g = torch.Generator().manual_seed(0)
-    A = torch.rand(shape, generator=g, dtype=torch.float64) + 0.5
+def _compare(ours, theirs_cls, shape, num_steps=6, seed=0, torch_hp=None, **hp):
+    """Run our rule and torch's optimiser on the same gradients (of a random quadratic) and compare each step.
+
+    `torch_hp` holds torch's spelling of an option where ours differs (decoupled -> decoupled_weight_decay)."""
+    g = torch.Generator().manual_seed(seed)
+    A = torch.rand(shape, generator=g, dtype=torch.float64) * 10 ** (seed - 1) + 0.5  # gradient scales 0.1 .. 10
     x_ours = torch.randn(shape, generator=g, dtype=torch.float64)
     x_torch = x_ours.clone().requires_grad_(True)
-    opt = theirs_cls([x_torch], **hp)
+    opt = theirs_cls([x_torch], **(torch_hp if torch_hp is not None else hp))
     state: dict = {}
     for _ in range(num_steps):
         grad = A * x_ours + 0.1  # gradient of sum(A x^2 / 2 + 0.1 x)
@@ -33,6 +46,15 @@ def _compare(ours, theirs_cls, shape, num_steps=6, **hp):
         (0.5 * A * x_torch**2 + 0.1 * x_torch).sum().backward()
         opt.step()
         torch.testing.assert_close(x_ours, x_torch.detach())
+
+
+@pytest.fixture
+def float64_scalars():
+    """torch.optim keeps some scalars (NAdam's mu_product) in the default dtype: float64 makes them exact."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -59,6 +81,102 @@ def test_adam_equals_torch(shape, betas, weight_decay):
 @pytest.mark.parametrize("weight_decay", [0.01, 0.5])
 def test_adamw_equals_torch(shape, weight_decay):
     _compare(adamw_step, torch.optim.AdamW, shape, lr=0.05, weight_decay=weight_decay)
+
+
+ADAGRAD = [dict(lr=0.1), dict(lr=0.5, lr_decay=0.1), dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.5),
+           dict(lr=0.3, eps=1e-3)]
+ADADELTA = [dict(lr=1.0), dict(lr=0.5, rho=0.5, eps=1e-3), dict(lr=1.0, rho=0.99, weight_decay=0.1)]
+ADAMAX = [dict(lr=2e-3), dict(lr=0.05, betas=(0.5, 0.9), eps=1e-3), dict(lr=0.05, weight_decay=0.1)]
+NADAM = [dict(lr=2e-3), dict(lr=0.05, betas=(0.5, 0.9), momentum_decay=0.05), dict(lr=0.05, weight_decay=0.1),
+         dict(lr=0.05, eps=1e-3, weight_decay=0.1, decoupled=True)]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("hp", ADAGRAD, ids=str)
+def test_adagrad_equals_torch(shape, seed, hp):
+    _compare(adagrad_step, torch.optim.Adagrad, shape, num_steps=10, seed=seed, **hp)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("hp", ADADELTA, ids=str)
+def test_adadelta_equals_torch(shape, seed, hp):
+    _compare(adadelta_step, torch.optim.Adadelta, shape, num_steps=10, seed=seed, **hp)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("hp", ADAMAX, ids=str)
+def test_adamax_equals_torch(shape, seed, hp):
+    _compare(adamax_step, torch.optim.Adamax, shape, num_steps=10, seed=seed, **hp)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("hp", NADAM, ids=str)
+def test_nadam_equals_torch(shape, seed, hp, float64_scalars):
+    torch_hp = {("decoupled_weight_decay" if k == "decoupled" else k): v for k, v in hp.items()}
+    _compare(nadam_step, torch.optim.NAdam, shape, num_steps=10, seed=seed, torch_hp=torch_hp, **hp)
+
+
+def test_adagrad_steps_shrink_as_one_over_sqrt_t_under_a_constant_gradient():
+    """The lecture's point, from the formula: G = t g^2 after t steps, so step t is lr / sqrt(t) whatever g is."""
+    for g in (1e-3, 1.0, 50.0):
+        w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.Adagrad([w], lr=0.1, eps=0.0)
+        x, state, steps_ours, steps_torch = torch.zeros(1, dtype=torch.float64), {}, [], []
+        for _ in range(20):
+            before = w.item()
+            w.grad = torch.full((1,), g, dtype=torch.float64)
+            opt.step()
+            steps_torch.append(before - w.item())
+            new = adagrad_step(x, torch.full((1,), g, dtype=torch.float64), state, lr=0.1, eps=0.0)
+            steps_ours.append((x - new).item())
+            x = new
+        want = [0.1 / math.sqrt(t) for t in range(1, 21)]
+        assert steps_torch == pytest.approx(want, rel=1e-12) and steps_ours == pytest.approx(want, rel=1e-12)
+
+
+def test_track_update_sizes_measures_each_step_like_a_diff_of_the_weights():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    sizes = track_update_sizes(opt)
+    for _ in range(3):
+        before = torch.cat([p.detach().flatten().clone() for p in net.parameters()])
+        opt.zero_grad()
+        net(torch.randn(5, 3)).pow(2).sum().backward()
+        opt.step()
+        after = torch.cat([p.detach().flatten() for p in net.parameters()])
+        assert sizes[-1] == pytest.approx((after - before).abs().mean().item(), rel=1e-5)
+    assert len(sizes) == 3
+    with pytest.raises(TypeError, match="optimizer must be a torch.optim.Optimizer, got Sequential"):
+        track_update_sizes(net)
+
+
+def _epoch_update_sizes(name, hp, seed, data, num_epochs, batch_size):
+    """The notebook's experiment: a fresh fast_cnn trained by `fit`, its mean |update| averaged per epoch."""
+    torch.manual_seed(seed)
+    net = fast_cnn()
+    opt = OPTIMIZERS[name](net.parameters(), **hp)
+    sizes = track_update_sizes(opt)
+    fit(net, data, num_epochs=num_epochs, optimizer=opt, batch_size=batch_size, mean=FASHION_MNIST_MEAN,
+        std=FASHION_MNIST_STD, seed=seed, progress=False)
+    steps = math.ceil(len(data[0]) / batch_size)
+    assert len(sizes) == num_epochs * steps  # one record per optimizer step
+    return [sum(sizes[e * steps:(e + 1) * steps]) / steps for e in range(num_epochs)]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_adagrad_steps_shrink_more_than_rmsprops_on_a_cnn(seed):
+    """Notebook 08's claim at a smaller size (512 images, 3 epochs): from the first epoch to the last, Adagrad's mean
+    |update| shrinks by a larger factor than RMSprop's (alpha 0.9, which forgets), in each seed. A paired comparison,
+    no threshold: Adagrad's sum of squared gradients keeps the large early gradients, RMSprop's average drops them."""
+    data = load_fashion_mnist("train", subset=512)
+    ada = _epoch_update_sizes("Adagrad", dict(lr=0.01), seed, data, 3, 64)
+    rms = _epoch_update_sizes("RMSprop", dict(lr=1e-3, alpha=0.9), seed, data, 3, 64)
+    assert ada[-1] / ada[0] < rms[-1] / rms[0]
 
 
 def test_adamw_differs_from_adam_with_l2():
@@ -110,7 +228,7 @@ def test_path_bad_arguments(kwargs, match):
         path(**args)
 
 
-@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_make_optimizer_passes_weight_decay_as_given(name):
     """weight_decay=0 stays 0 for AdamW too (it used to become 0.01 silently); torch.optim is the oracle."""
     p = [torch.zeros(2, requires_grad=True)]
@@ -145,6 +263,16 @@ def test_make_optimizer_checks_its_arguments(kw, err):
         (adam_step, dict(weight_decay=-0.1), ValueError, "weight_decay must be"),
         (adam_step, dict(decoupled="yes"), TypeError, "decoupled must be True or False"),
         (adamw_step, dict(lr=0), ValueError, "lr must be"),
+        (adagrad_step, dict(lr_decay=-0.1), ValueError, "lr_decay must be a finite number >= 0"),
+        (adagrad_step, dict(initial_accumulator_value=-1.0), ValueError, "initial_accumulator_value must be"),
+        (adagrad_step, dict(eps="1e-10"), TypeError, "eps must be a number"),
+        (adadelta_step, dict(rho=1.5), ValueError, "rho must be a finite number >= 0 and <= 1"),
+        (adadelta_step, dict(weight_decay=-0.1), ValueError, "weight_decay must be"),
+        (adamax_step, dict(betas=(1.0, 0.9)), ValueError, r"betas\[0\] must be"),
+        (adamax_step, dict(eps=-1.0), ValueError, "eps must be"),
+        (nadam_step, dict(momentum_decay=-1e-3), ValueError, "momentum_decay must be"),
+        (nadam_step, dict(decoupled=1), TypeError, "decoupled must be True or False"),
+        (nadam_step, dict(grad=torch.ones(3)), ValueError, "x and grad must have the same shape"),
     ],
 )
 def test_update_rules_check_their_arguments(rule, kwargs, error, match):
