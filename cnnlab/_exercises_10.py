@@ -1,6 +1,7 @@
 """The exercises of notebook 10 (learning curves): diagnoses and best epochs to predict from described curves, two
 functions to write (the overfit rule's evidence, and the leak finder), checked against `cnnlab.curves` on random
-curves and images the notebook never shows."""
+curves and images the notebook never shows; what a 2x2 pooling discards (the lectures' good-practice checklist) and a
+cell of the data-size x model-complexity table to predict."""
 
 from __future__ import annotations
 
@@ -252,4 +253,68 @@ add(Exercise(
               "would read as a rise after the inflection; its best_epoch would be noise too. Only a trustworthy "
               "validation curve can be read for overfitting, a gap or leakage, so the noise test guards the rules "
               "after it."),
+))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 10.7: the lectures' good-practice checklist: what a 2x2 pooling with stride 2 throws away
+# ----------------------------------------------------------------------------------------------------------
+add(Exercise(
+    id="10.7", kind="predict",
+    question="A 2x2 max pooling with stride 2 is applied to a (16, 28, 28) feature map. What percentage of the "
+             "activations does it discard?",
+    judge=number_judge(75, {
+        75: "each 2x2 window of 4 activations keeps only its largest: (16, 28, 28) -> (16, 14, 14), 12,544 -> "
+            "3,136 values, a quarter kept.",
+        25: "that is the share it keeps: one activation of each 2x2 window survives",
+        50: "the pooling halves the height and the width: both axes, not one",
+        0: "max pooling does not keep every value: each window becomes one number",
+    }, "percent"),
+    hints=("How many activations are in one 2x2 window, and how many come out of it?",
+           "The windows do not overlap with stride 2: the map goes from 28x28 to 14x14 per channel."),
+    solution="75: each non-overlapping 2x2 window (4 activations) becomes 1, so 14 * 14 / (28 * 28) = 25% are kept "
+             "and 75% discarded, in every channel. This is why the lectures call pooling destructive, and keep "
+             "pooling windows small.",
+    model=75, wrong=25,
+))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 10.8: the data-size x model-complexity table
+# ----------------------------------------------------------------------------------------------------------
+_CELLS = ("small-simple", "small-complex", "large-simple", "large-complex")
+
+
+def _cell_judge(truth: str, known: dict[str, str], why: str):
+    """A judge for one cell of the lectures' table, written 'small-simple', 'small-complex', ... ."""
+
+    def judge(answer: Any) -> Feedback:
+        if not isinstance(answer, str):
+            return False, f"write the cell as a str, one of {', '.join(_CELLS)}; got {type(answer).__name__}"
+        cell = answer.strip().lower().replace(" ", "-").replace("_", "-")
+        if cell not in _CELLS:
+            return False, f"{answer!r} is not a cell; write one of {', '.join(_CELLS)}"
+        return (True, why) if cell == truth else (False, known[cell])
+
+    return judge
+
+
+add(Exercise(
+    id="10.8", kind="predict",
+    question="A CNN with 200,000 weights, trained on 300 labelled images, ends with 0% training error and 35% test "
+             f"error. Which cell of the lectures' table is this: one of {', '.join(_CELLS)}?",
+    judge=_cell_judge("small-complex", {
+        "small-simple": "a simple model could not fit every training image: a training error of 0% says the model "
+                        "is big enough to memorise them",
+        "large-simple": "that cell underfits: its training error is high and close to its test error; here the "
+                        "training error is 0%",
+        "large-complex": "compare 300 images with 200,000 weights: is that a large training set for this net?",
+    }, "300 images against 200,000 weights: the net memorises the training set (0% error) and the gap, 35 points, "
+       "is the whole test error. The remedies: more data or augmentation, regularisation, a smaller net."),
+    hints=("Two numbers decide the cell: how well the net fits its own images, and how far the test error is above.",
+           "Is the training error near zero (the net could memorise) or high (it could not)?"),
+    solution="small-complex: overfitting. The training error is 0% (the net can memorise 300 images with 200,000 "
+             "weights) and the gap is the whole test error. Get more data (or augment it), regularise (notebook "
+             "11), or use a smaller net; a simple net on small data would overfit less.",
+    model="small-complex", wrong="large-simple",
 ))

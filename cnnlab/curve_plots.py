@@ -1,4 +1,5 @@
-"""Figures of notebooks 10 and 11: learning curves with their diagnosis, a grid of runs, gaps and weight histograms."""
+"""Figures of notebooks 10 and 11: learning curves with their diagnosis, a grid of runs, error against training-set
+size, gaps and weight histograms."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
-from cnnlab.curves import diagnose
+from cnnlab.curves import SizeRun, diagnose, mean_errors
 from cnnlab.plots import plot_history
 from cnnlab.train import History
 
-__all__ = ["plot_learning_curves", "plot_curve_grid", "plot_weight_histograms", "plot_gaps"]
+__all__ = ["plot_learning_curves", "plot_curve_grid", "plot_error_vs_size", "plot_weight_histograms", "plot_gaps"]
 
 
 def plot_learning_curves(history: History, axes=None, title: str | None = None, diagnosis: bool = True) -> Figure:
@@ -46,6 +47,33 @@ def plot_curve_grid(histories: dict[str, History], ncols: int = 4) -> Figure:
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(histories) :]:
         ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_error_vs_size(runs: list[SizeRun]) -> Figure:
+    """Training and test error against the training-set size (log axis), one colour per width: the mean over seeds as
+    a line, each seed as a dot, the gap between the two lines shaded."""
+    means = mean_errors(runs)  # checks runs
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for i, width in enumerate(sorted({w for w, _ in means})):
+        color = f"C{i}"
+        sizes = sorted(n for w, n in means if w == width)
+        train = [means[(width, n)][0] for n in sizes]
+        test = [means[(width, n)][1] for n in sizes]
+        ax.plot(sizes, test, "o-", color=color, label=f"fast_cnn({width}): test error")
+        ax.plot(sizes, train, "s--", color=color, mfc="white", label=f"fast_cnn({width}): training error")
+        ax.fill_between(sizes, train, test, color=color, alpha=0.12)
+        mine = [r for r in runs if r.width == width]
+        ax.scatter([r.n_train for r in mine], [r.test_error for r in mine], s=10, color=color, alpha=0.4)
+        ax.scatter([r.n_train for r in mine], [r.train_error for r in mine], s=10, color=color, alpha=0.4, marker="s")
+    ax.set_xscale("log")
+    ax.set_xticks(sorted({n for _, n in means}), [str(n) for n in sorted({n for _, n in means})])
+    ax.minorticks_off()
+    ax.set(xlabel="training images (log scale)", ylabel="error (fraction misclassified)", ylim=(0, None),
+           title="error against training-set size (shaded: the train-test gap)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

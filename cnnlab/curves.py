@@ -41,8 +41,8 @@ import torch
 from cnnlab.data import load_split
 from cnnlab.models import dropout_cnn, fast_cnn, mlp
 from cnnlab.runtime import set_seed
-from cnnlab.train import History, fit
-from cnnlab.validation import check_bool, check_choice, check_int, check_tensor
+from cnnlab.train import History, accuracy, fit, predict
+from cnnlab.validation import check_bool, check_choice, check_float, check_instance, check_int, check_tensor
 
 __all__ = [
     "LABELS",
@@ -53,6 +53,12 @@ __all__ = [
     "deduplicate",
     "case_data",
     "run_case",
+    "SizeConfig",
+    "SizeRun",
+    "size_run",
+    "mean_errors",
+    "size_claims",
+    "complexity_claims",
 ]
 
 # --- thresholds (fractions of the first epoch's training loss unless said otherwise) ---------------------------------
@@ -320,6 +326,167 @@ def run_case(
     norm = _split(c["n_train"], c["n_val"]).norm
     return fit(net, train, val, num_epochs=c["num_epochs"], optimizer=optimizer, batch_size=c.get("batch_size", 128),
                **norm, device=device, seed=seed, progress=False)
+
+
+# --- error against training-set size, and the data-size x model-complexity table ------------------------------------
+@dataclass(frozen=True)
+class SizeConfig:
+    """How every run of the error-vs-training-set-size experiments trains (Fashion-MNIST, `fast_cnn(width)`)."""
+
+    images_seen: int = 8000  # every run sees this many training images, so about the same number of SGD steps
+    #                          (125 at batch 64): 250 images are seen 32 times, 2,000 images 4 times
+    batch_size: int = 64
+    lr: float = 0.05  # SGD with momentum 0.9 and no weight decay: nothing but the data and the width holds a net back
+    n_test: int = 1000  # the test error is measured on the first 1,000 images of the test split
+
+    def __post_init__(self) -> None:
+        check_int("images_seen", self.images_seen, ge=1)
+        check_int("batch_size", self.batch_size, ge=1)
+        check_float("lr", self.lr, gt=0)
+        check_int("n_test", self.n_test, ge=1)
+
+
+@dataclass(frozen=True)
+class SizeRun:
+    """One run of `size_run`: its settings, its errors (fractions of images misclassified) and the trained net."""
+
+    n_train: int
+    width: int
+    seed: int
+    num_epochs: int
+    train_error: float  # on the n_train training images, in eval mode
+    test_error: float  # on the config's n_test test images
+    config: SizeConfig = SizeConfig()
+    net: torch.nn.Module | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def gap(self) -> float:
+        """Test error minus training error: what the net learnt about its own images and not about the task."""
+        return self.test_error - self.train_error
+
+
+def size_run(n_train: int, width: int = 8, seed: int = 0, config: SizeConfig = SizeConfig(),
+             device: torch.device | str | None = None) -> SizeRun:
+    """Train `fast_cnn(width)` on the first `n_train` Fashion-MNIST training images for `images_seen // n_train`
+    epochs (at least 1) and measure its training and test errors.
+
+    >>> r = size_run(100, width=1, config=SizeConfig(images_seen=200, n_test=50), device="cpu")
+    >>> r.num_epochs, 0 <= r.train_error <= 1, 0 <= r.test_error <= 1
+    (2, True, True)
+    """
+    check_int("n_train", n_train, ge=1)
+    check_int("width", width, ge=1)
+    check_int("seed", seed, ge=0)
+    check_instance("config", config, SizeConfig, "a SizeConfig")
+    split = _split(n_train, config.n_test)
+    X, y = split.X_train[:n_train], split.y_train[:n_train]
+    X_test, y_test = split.X_val[:config.n_test], split.y_val[:config.n_test]
+    num_epochs = max(1, config.images_seen // n_train)
+    set_seed(seed)
+    net = fast_cnn(width)
+    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=0.9)
+    fit(net, (X, y), num_epochs=num_epochs, optimizer=optimizer, batch_size=config.batch_size, **split.norm,
+        device=device, seed=seed, progress=False)
+    errors = [1 - accuracy(predict(net, X_, **split.norm), y_) for X_, y_ in ((X, y), (X_test, y_test))]
+    return SizeRun(n_train, width, seed, num_epochs, *errors, config=config, net=net)
+
+
+def _check_runs(runs: Sequence[SizeRun]) -> list[SizeRun]:
+    if isinstance(runs, SizeRun) or not isinstance(runs, (list, tuple)) or not runs:
+        raise TypeError(f"runs must be a non-empty list of SizeRun (from size_run), got {type(runs).__name__}")
+    for i, r in enumerate(runs):
+        check_instance(f"runs[{i}]", r, SizeRun, "a SizeRun (from size_run)")
+    return list(runs)
+
+
+def _cell(runs: list[SizeRun], width: int, n_train: int) -> dict[int, SizeRun]:
+    """seed -> the run of that width and training-set size; ValueError if there is none."""
+    cell = {r.seed: r for r in runs if r.width == width and r.n_train == n_train}
+    if not cell:
+        have = sorted({(r.width, r.n_train) for r in runs})
+        raise ValueError(f"runs hold no run of width {width} on {n_train} images; they hold (width, n_train) {have}")
+    return cell
+
+
+def _seeds(runs: list[SizeRun], cells: list[tuple[int, int]]) -> list[int]:
+    """The seeds every one of `cells` ((width, n_train) pairs) was run with; ValueError if they differ."""
+    seeds = [sorted(_cell(runs, w, n)) for w, n in cells]
+    if any(s != seeds[0] for s in seeds):
+        raise ValueError(f"every (width, n_train) compared needs the same seeds; got {dict(zip(cells, seeds))}")
+    return seeds[0]
+
+
+def mean_errors(runs: Sequence[SizeRun]) -> dict[tuple[int, int], tuple[float, float]]:
+    """(width, n_train) -> (mean training error, mean test error) over the seeds run, sorted by width then size.
+
+    >>> runs = [SizeRun(100, 8, s, 2, tr, te) for s, tr, te in ((0, 0.0, 0.3), (1, 0.1, 0.4))]
+    >>> mean_errors(runs)
+    {(8, 100): (0.05, 0.35)}
+    """
+    runs = _check_runs(runs)
+    out = {}
+    for w, n in sorted({(r.width, r.n_train) for r in runs}):
+        cell = list(_cell(runs, w, n).values())
+        out[(w, n)] = (sum(r.train_error for r in cell) / len(cell), sum(r.test_error for r in cell) / len(cell))
+    return out
+
+
+def size_claims(runs: Sequence[SizeRun], width: int = 8) -> dict[str, bool]:
+    """The effects of more training data for one width, from its smallest to its largest training set, in every seed:
+
+    - `test_error_falls`: the test error is lower with the largest training set;
+    - `gap_shrinks`: the test-minus-training gap is smaller (less overfitting);
+    - `train_error_rises`: the training error is higher (the lecture: "training error gets larger when data size
+      becomes large": a net of the same size cannot memorise more images as well).
+
+    >>> runs = [SizeRun(100, 8, 0, 8, 0.0, 0.3), SizeRun(800, 8, 0, 1, 0.1, 0.2)]
+    >>> size_claims(runs)
+    {'test_error_falls': True, 'gap_shrinks': True, 'train_error_rises': True}
+    """
+    runs = _check_runs(runs)
+    check_int("width", width, ge=1)
+    sizes = sorted({r.n_train for r in runs if r.width == width})
+    if len(sizes) < 2:
+        raise ValueError(f"size_claims compares training-set sizes: width {width} needs runs on at least 2 sizes, "
+                         f"got {sizes}")
+    seeds = _seeds(runs, [(width, sizes[0]), (width, sizes[-1])])
+    small, large = _cell(runs, width, sizes[0]), _cell(runs, width, sizes[-1])
+    return {"test_error_falls": all(large[s].test_error < small[s].test_error for s in seeds),
+            "gap_shrinks": all(large[s].gap < small[s].gap for s in seeds),
+            "train_error_rises": all(large[s].train_error > small[s].train_error for s in seeds)}
+
+
+def complexity_claims(runs: Sequence[SizeRun], simple_width: int, complex_width: int, small_n: int,
+                      large_n: int) -> dict[str, bool]:
+    """The lectures' data-size x model-complexity table, read from a 2 x 2 grid of runs (widths `simple_width` <
+    `complex_width`, training-set sizes `small_n` < `large_n`), in every seed:
+
+    - `small_data_complex_overfits`: on the small set the complex net's gap is larger than the simple net's
+      (small data - complex model: overfitting; small data - simple model: less overfitting);
+    - `large_data_simple_underfits`: on the large set the simple net's training error is higher than the complex
+      net's (large data - simple model: underfitting);
+    - `large_data_complex_overfits_less`: the complex net's gap is smaller on the large set than on the small one
+      (large data - complex model: less overfitting).
+
+    >>> runs = [SizeRun(n, w, 0, 1, tr, te) for n, w, tr, te in
+    ...         ((100, 1, 0.2, 0.4), (100, 8, 0.0, 0.3), (800, 1, 0.3, 0.32), (800, 8, 0.1, 0.2))]
+    >>> claims = complexity_claims(runs, simple_width=1, complex_width=8, small_n=100, large_n=800)
+    >>> all(claims.values()), len(claims)
+    (True, 3)
+    """
+    runs = _check_runs(runs)
+    for name, v in (("simple_width", simple_width), ("complex_width", complex_width), ("small_n", small_n),
+                    ("large_n", large_n)):
+        check_int(name, v, ge=1)
+    if not (simple_width < complex_width and small_n < large_n):
+        raise ValueError(f"need simple_width < complex_width and small_n < large_n; got simple_width={simple_width}, "
+                         f"complex_width={complex_width}, small_n={small_n}, large_n={large_n}")
+    cells = [(simple_width, small_n), (complex_width, small_n), (simple_width, large_n), (complex_width, large_n)]
+    seeds = _seeds(runs, cells)
+    ss, cs, sl, cl = (_cell(runs, w, n) for w, n in cells)
+    return {"small_data_complex_overfits": all(cs[s].gap > ss[s].gap for s in seeds),
+            "large_data_simple_underfits": all(sl[s].train_error > cl[s].train_error for s in seeds),
+            "large_data_complex_overfits_less": all(cl[s].gap < cs[s].gap for s in seeds)}
 
 
 # --- recording the calibration and hold-out runs (python -m cnnlab.curves record | record-holdout) -------------------
