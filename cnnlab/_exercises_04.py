@@ -221,3 +221,20 @@ add(Exercise(
               "far negative learns very slowly - it saturates like a sigmoid's tail rather than dying. Leaky ReLU's "
               "constant slope avoids even that."),
 ))
+
+add(Exercise(
+    id="04.7", kind="predict",
+    question="arctan'(x) = 1/(1 + x^2). At x = 10 that is 1/n: what is n?",
+    judge=number_judge(101, {
+        101: "1 + 10^2 = 101: arctan still passes about 1% of the gradient at 10, where tanh passes 8e-9.",
+        100: "the derivative is 1/(1 + x^2): the 1 counts too",
+        11: "x is squared: 1 + 10^2, not 1 + 10",
+        21: "x is squared, not doubled: 1 + 10^2",
+        1: "that is the derivative at x = 0; at x = 10 the tail has flattened"}, "(n)"),
+    hints=("Put x = 10 into 1 + x^2.",
+           "10^2 = 100.",
+           "The derivative is 1/(1 + 100)."),
+    solution="101: arctan'(10) = 1/(1 + 10^2) = 1/101, about 0.0099. Its tail fades only as 1/x^2, so arctan "
+             "saturates far less than tanh, whose derivative 1 - tanh(10)^2 is about 8e-9.",
+    model=101, wrong=100,
+))

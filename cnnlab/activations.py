@@ -3,7 +3,10 @@
 Each elementwise activation is a few lines of tensor arithmetic (`sigmoid`, `tanh`, `relu`, ...) next to its
 derivative (`sigmoid_grad`, ...); `ACTIVATIONS` ties each to its formula and to the PyTorch module that computes the
 same thing, which the tests use as the oracle. `Maxout` (a max over several linear maps) is a layer, not a function
-of one number.
+of one number. The lecture's table also lists the identity, the binary step, arctan and softplus: they are here too.
+PyTorch has no layer for arctan or the binary step, so their oracle is `torch.atan` or `torch.heaviside` wrapped as a
+module; autograd cannot differentiate `torch.heaviside` at all (`Activation.autograd` is False), so the step's
+derivative is checked by finite differences instead.
 
 At x = 0 the kinked functions (ReLU, Leaky ReLU, ELU) have no derivative; we use the value PyTorch's autograd uses
 there, the slope of the negative side: 0 for ReLU, the leak for Leaky ReLU, alpha for ELU.
@@ -27,6 +30,8 @@ __all__ = [
     "autograd_grad",
     "per_example_weight_grads",
     "one_sign_fraction",
+    "fit_single_unit",
+    "step_unit_claims",
     "layer_gradient_rms",
     "vanishing_gradient_claims",
     "dying_relu_claims",
@@ -141,6 +146,87 @@ def silu_grad(x: torch.Tensor) -> torch.Tensor:
     return s * (1 + x * (1 - s))
 
 
+def identity(x: torch.Tensor) -> torch.Tensor:
+    """x: no non-linearity (a linear layer's own output); stacking such layers collapses them into one."""
+    return _floats(x).clone()
+
+
+def identity_grad(x: torch.Tensor) -> torch.Tensor:
+    """1 everywhere."""
+    return _kinked(_floats(x), torch.ones_like(x))
+
+
+def binary_step(x: torch.Tensor) -> torch.Tensor:
+    """1 for x >= 0, else 0 (the perceptron's threshold, `torch.heaviside(x, 1)`); NaN stays NaN.
+
+    >>> binary_step(torch.tensor([-2.0, 0.0, 3.0])).tolist()
+    [0.0, 1.0, 1.0]
+    """
+    x = _floats(x)
+    return _kinked(x, (x >= 0).to(x.dtype))
+
+
+def binary_step_grad(x: torch.Tensor) -> torch.Tensor:
+    """0 for every x != 0; at x = 0 the step has no derivative (the lecture's "?"), and we use 0 there too.
+
+    Zero almost everywhere: gradient descent gets no signal through a binary step.
+    """
+    x = _floats(x)
+    return _kinked(x, torch.zeros_like(x))
+
+
+def arctan(x: torch.Tensor) -> torch.Tensor:
+    """tan^-1(x): an S-shape in (-pi/2, pi/2), like tanh but with tails that flatten only as 1/x^2."""
+    return torch.atan(_floats(x))
+
+
+def arctan_grad(x: torch.Tensor) -> torch.Tensor:
+    """1 / (1 + x^2): 1 at x = 0, and 1/101 at x = +-10 (tanh's is 8e-9 there).
+
+    >>> round(arctan_grad(torch.tensor([10.0])).item(), 5)
+    0.0099
+    """
+    x = _floats(x)
+    return 1 / (1 + x**2)
+
+
+def softplus(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + e^x): a smooth ReLU, always positive; written as max(x, 0) + log(1 + e^-|x|) so e^x never overflows.
+
+    >>> round(softplus(torch.tensor([0.0])).item(), 4)  # log 2
+    0.6931
+    """
+    x = _floats(x)
+    return torch.clamp(x, min=0) + torch.log1p(torch.exp(-x.abs()))
+
+
+def softplus_grad(x: torch.Tensor) -> torch.Tensor:
+    """1 / (1 + e^-x): softplus's derivative is the sigmoid."""
+    return sigmoid(x)
+
+
+class _Elementwise(nn.Module):
+    """A torch function as a module, for the activations PyTorch has no layer for (arctan, the binary step)."""
+
+    def __init__(self, name: str, fn: Fn) -> None:
+        super().__init__()
+        self.name, self.fn = name, fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+    def extra_repr(self) -> str:
+        return self.name
+
+
+def _atan_module() -> nn.Module:
+    return _Elementwise("torch.atan", torch.atan)
+
+
+def _heaviside_module() -> nn.Module:
+    return _Elementwise("torch.heaviside(x, 1)", lambda x: torch.heaviside(x, torch.ones((), dtype=x.dtype)))
+
+
 @dataclass(frozen=True)
 class Activation:
     """One elementwise activation: its formula, our function and derivative, and the PyTorch module (the oracle)."""
@@ -150,6 +236,7 @@ class Activation:
     fn: Fn
     grad: Fn
     module: Callable[[], nn.Module]
+    autograd: bool = True  # False: PyTorch's autograd cannot differentiate the module (torch.heaviside)
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -162,6 +249,11 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("elu", r"$x$ if $x>0$ else $e^x-1$", elu, elu_grad, nn.ELU),
         Activation("gelu", r"$x\,\Phi(x)$", gelu, gelu_grad, nn.GELU),
         Activation("silu", r"$x\,\sigma(x)$", silu, silu_grad, nn.SiLU),
+        Activation("identity", r"$x$", identity, identity_grad, nn.Identity),
+        Activation("binary_step", r"$1$ if $x \geq 0$ else $0$", binary_step, binary_step_grad, _heaviside_module,
+                   autograd=False),
+        Activation("arctan", r"$\tan^{-1}(x)$", arctan, arctan_grad, _atan_module),
+        Activation("softplus", r"$\log(1+e^x)$", softplus, softplus_grad, nn.Softplus),
     )
 }
 # PReLU is Leaky ReLU with a learned slope (one per channel, starting at 0.25); RReLU draws the slope at random
@@ -245,6 +337,51 @@ def one_sign_fraction(grads: torch.Tensor) -> float:
     check_tensor("grads", grads, ndim=3, dtype="float")  # (N, out, in)
     nonneg, nonpos = (grads >= 0).all(dim=-1), (grads <= 0).all(dim=-1)
     return float((nonneg | nonpos).double().mean())
+
+
+def fit_single_unit(name: str, X: torch.Tensor, y: torch.Tensor, lr: float = 1.0, steps: int = 200,
+                    seed: int = 0) -> dict[str, float]:
+    """Gradient descent on one unit f(w^T x + b) with the squared error to 0/1 labels, using our own derivatives.
+
+    dL/dw = mean((f(z) - y) f'(z) x): the chain rule by hand, because autograd cannot differentiate the binary step.
+    Returns the accuracy (f(z) >= 1/2 predicts 1) before and after, and how far the weights moved (L2 norm).
+    """
+    a = get_activation(name)
+    X = check_tensor("X", X, ndim=2, dtype="float")  # (N, D)
+    y = check_tensor("y", y, ndim=1)
+    if len(y) != len(X) or not bool(((y == 0) | (y == 1)).all()):
+        raise ValueError(f"y must hold one 0/1 label per row of X ({len(X)} rows), got shape {tuple(y.shape)}")
+    lr, steps = check_float("lr", lr, gt=0), check_int("steps", steps, ge=1)
+    seed = check_int("seed", seed, ge=0)
+    g = torch.Generator().manual_seed(seed)
+    w0 = torch.randn(X.shape[1], generator=g, dtype=X.dtype)  # (D,)
+    w, b, target = w0.clone(), torch.zeros((), dtype=X.dtype), y.to(X.dtype)
+
+    def accuracy() -> float:
+        return float(((a.fn(X @ w + b) >= 0.5).to(X.dtype) == target).double().mean())
+
+    before = accuracy()
+    for _ in range(steps):
+        z = X @ w + b  # (N,)
+        delta = (a.fn(z) - target) * a.grad(z)  # dL/dz per example, L = mean((f(z) - y)^2) / 2
+        w = w - lr * (delta[:, None] * X).mean(dim=0)  # dL/dw = mean(delta x)
+        b = b - lr * delta.mean()
+    return {"accuracy_before": before, "accuracy_after": accuracy(), "weight_change": float((w - w0).norm())}
+
+
+def step_unit_claims(step: dict, sigmoid: dict) -> dict[str, bool]:
+    """The binary step unit never moves under gradient descent; the sigmoid unit (the soft step) learns the task.
+
+    `step` and `sigmoid` are `fit_single_unit` runs with "binary_step" and "sigmoid" on the same data and seed.
+    """
+    for label, run in (("step", step), ("sigmoid", sigmoid)):
+        if not isinstance(run, dict) or not {"accuracy_before", "accuracy_after", "weight_change"} <= set(run):
+            raise TypeError(f"{label} must be a fit_single_unit result, got {run!r}")
+    return {
+        "binary step: not one weight moved": step["weight_change"] == 0.0,
+        "binary step: the accuracy is what it was at the start": step["accuracy_after"] == step["accuracy_before"],
+        "sigmoid: above 95% accuracy after training": sigmoid["accuracy_after"] > 0.95,
+    }
 
 
 def layer_gradient_rms(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[float]:

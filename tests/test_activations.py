@@ -14,11 +14,13 @@ from cnnlab.activations import (
     dying_relu_claims,
     elu,
     elu_grad,
+    fit_single_unit,
     get_activation,
     layer_gradient_rms,
     leaky_relu,
     one_sign_fraction,
     per_example_weight_grads,
+    step_unit_claims,
     vanishing_gradient_claims,
 )
 from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_mnist
@@ -40,7 +42,7 @@ def test_formula_matches_pytorch_module(name, dtype):
     torch.testing.assert_close(a.fn(x), a.module()(x))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [name for name in NAMES if ACTIVATIONS[name].autograd])
 def test_derivative_matches_autograd_including_at_minus10_0_10(name):
     a = ACTIVATIONS[name]
     torch.testing.assert_close(a.grad(X64), autograd_grad(a.module(), X64))  # float64: tight tolerance
@@ -57,6 +59,54 @@ def test_gradients_at_the_lectures_three_points():
     assert ACTIVATIONS["relu"].grad(x).tolist() == [0.0, 0.0, 1.0]
     assert ACTIVATIONS["leaky_relu"].grad(x).tolist() == [LEAK, LEAK, 1.0]
     assert ACTIVATIONS["elu"].grad(x).tolist()[1:] == [1.0, 1.0]
+
+
+def test_the_lectures_other_activations_match_torch_functions():
+    """Identity, binary step, arctan and softplus against torch's own functions, not only our module wrappers."""
+    x = X64
+    torch.testing.assert_close(ACTIVATIONS["identity"].fn(x), x)
+    torch.testing.assert_close(ACTIVATIONS["binary_step"].fn(x), torch.heaviside(x, torch.tensor(1.0, dtype=x.dtype)))
+    torch.testing.assert_close(ACTIVATIONS["arctan"].fn(x), torch.atan(x))
+    big = torch.tensor([-800.0, -30.0, 30.0, 800.0], dtype=torch.float64)  # softplus never overflows
+    torch.testing.assert_close(ACTIVATIONS["softplus"].fn(torch.cat([x, big])), nn.functional.softplus(torch.cat([x, big])))
+    torch.testing.assert_close(ACTIVATIONS["softplus"].grad(x), torch.sigmoid(x))  # the lecture: f' = 1/(1 + e^-x)
+
+
+def test_binary_step_has_no_autograd_derivative_and_zero_finite_differences_away_from_0():
+    a = ACTIVATIONS["binary_step"]
+    assert not a.autograd
+    with pytest.raises(RuntimeError, match="not implemented"):  # PyTorch refuses to differentiate torch.heaviside
+        autograd_grad(a.module(), X64)
+    h = 1e-6
+    x = X64[X64.abs() > 2 * h]
+    finite_difference = (a.module()(x + h) - a.module()(x - h)) / (2 * h)
+    assert torch.equal(finite_difference, torch.zeros_like(x)) and torch.equal(a.grad(x), finite_difference)
+    at_zero = (a.module()(torch.tensor([h])) - a.module()(torch.tensor([-h]))) / (2 * h)
+    assert at_zero.item() > 1e5  # at 0 the step jumps: no finite derivative (the lecture's "?")
+
+
+def test_fit_single_unit_takes_the_same_step_as_autograd():
+    """Our hand-made chain rule (one step of fit_single_unit) against autograd, for the sigmoid and softplus units."""
+    g = torch.Generator().manual_seed(7)
+    X, y = torch.randn(30, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (30,), generator=g)
+    for name, module in (("sigmoid", nn.Sigmoid()), ("softplus", nn.Softplus())):
+        w0 = torch.randn(3, generator=torch.Generator().manual_seed(5), dtype=torch.float64).requires_grad_(True)
+        b0 = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        loss = ((module(X @ w0 + b0) - y.double()) ** 2).mean() / 2
+        gw, _ = torch.autograd.grad(loss, [w0, b0])
+        run = fit_single_unit(name, X, y, lr=0.5, steps=1, seed=5)
+        assert run["weight_change"] == pytest.approx(0.5 * gw.norm().item(), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [10, 11, 12])  # the notebook uses seed 0 and its own data seed
+def test_a_binary_step_unit_never_learns_and_a_sigmoid_unit_does(seed):
+    """Over seeds the notebook does not use. The step's 0 is exact (its derivative is 0 a.e.); 95% for the sigmoid:
+    the data are linearly separable with a margin, so a soft-step unit fits them (argued, and seen on seeds 0-5)."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(200, 2, generator=g)
+    y = (X @ torch.tensor([1.0, -2.0]) + 0.5 > 0).long()
+    assert_all(step_unit_claims(fit_single_unit("binary_step", X, y, seed=seed),
+                                fit_single_unit("sigmoid", X, y, seed=seed)))
 
 
 def test_elu_and_leaky_relu_take_their_parameters_like_pytorch():
@@ -112,6 +162,10 @@ def test_unknown_activation_lists_the_allowed_names():
     (lambda: vanishing_gradient_claims([1.0], [1.0, 2.0]), TypeError, "sigmoid must be a list of at least 2"),
     (lambda: vanishing_gradient_claims([1.0, 2.0], [1.0, float("nan")]), ValueError, "relu\\[1\\] must be"),
     (lambda: dying_relu_claims({"off": 0.1}, {}, {}), TypeError, "relu_high must be a dict with 'off'"),
+    (lambda: fit_single_unit("step", torch.zeros(2, 2), torch.zeros(2)), ValueError, "name must be one of"),
+    (lambda: fit_single_unit("sigmoid", torch.zeros(2, 2), torch.tensor([0, 2])), ValueError, "y must hold one 0/1"),
+    (lambda: fit_single_unit("sigmoid", torch.zeros(2, 2), torch.zeros(2), lr=0), ValueError, "lr must be"),
+    (lambda: step_unit_claims({}, {}), TypeError, "step must be a fit_single_unit result"),
 ])
 def test_bad_arguments_are_refused_by_name(call, error, match):
     with pytest.raises(error, match=match):
