@@ -18,10 +18,11 @@ NODE := node_modules/.package-lock.json
 $(NODE): package-lock.json
 	npm ci --no-audit --no-fund
 
-# What the tests need beyond the course: Playwright (for Debian's chromium). Grading needs nothing extra.
+# What the tests need beyond the course: Playwright (for Debian's chromium) and Keras (an oracle in
+# tests/test_conv_arith.py). Grading needs nothing extra.
 TESTDEPS := $(VENV)/.cnnlab-test-deps
 $(TESTDEPS): pyproject.toml | $(STAMP)
-	$(PY) -m pip install -e ".[browser,instructor]"
+	$(PY) -m pip install -e ".[browser,instructor,keras]"
 	touch $@
 
 $(PY):

@@ -173,3 +173,20 @@ add(Exercise(
               "ResNet's projections, MobileNet's pointwise step). nn.Conv2d(256, 64, 1) has 256*64 + 64 = 16,448 "
               "parameters."),
 ))
+
+add(Exercise(
+    id="02.7", kind="predict",
+    question="How many parameters does nn.Conv3d(3, 64, kernel_size=3) have?",
+    judge=number_judge(5248, {
+        5248: "64 filters of 3 (channels) x 3 x 3 x 3 weights, plus 64 biases: 64 x 81 + 64.",
+        5184: "that counts the weights; each of the 64 filters also has a bias",
+        1792: "that is nn.Conv2d(3, 64, 3): a 3D kernel also spans 3 frames",
+        1728: "that is a 2D conv without biases: the 3D kernel spans 3 frames, and each filter has a bias",
+        576: "each filter covers all 3 input channels, not one"}, "parameters"),
+    hints=("A Conv3d filter has one 3x3x3 kernel per input channel.",
+           "One filter: 3 channels x 3 frames x 3 x 3 = 81 weights.",
+           "64 filters of 81 weights, plus one bias each."),
+    solution="5248 = 64 x (3 x 3 x 3 x 3) + 64: each of the 64 filters spans all 3 input channels and a 3x3x3 "
+             "block of (frames, rows, columns), and has one bias; conv_params(3, 64, 3, dims=3) agrees.",
+    model=5248, wrong=1792,
+))

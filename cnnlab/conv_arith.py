@@ -8,6 +8,7 @@ that the two agree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ __all__ = [
     "receptive_field",
     "conv2d_naive",
     "conv2d_im2col",
+    "max_pool_mask",
     "param_count",
     "conv_params",
     "depthwise_separable_params",
@@ -317,6 +319,32 @@ def conv2d_im2col(
     return out.reshape(x.shape[0], C_out, H_out, W_out)  # (N, C_out, L) -> (N, C_out, H_out, W_out)
 
 
+def max_pool_mask(x: torch.Tensor, kernel_size: int = 2, stride: int | None = None) -> torch.Tensor:
+    """Which activations a max pool passes on: True at the largest value of each window (the first, on a tie).
+
+    Everything else is discarded; its gradient is 0. With 2x2 windows at stride 2 that is 3 of every 4 values.
+
+    >>> grid = torch.tensor([[1., 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])  # the lecture's 4x4 example
+    >>> max_pool_mask(grid[None, None])[0, 0].int()
+    tensor([[0, 0, 0, 0],
+            [0, 1, 0, 1],
+            [1, 0, 0, 0],
+            [0, 0, 0, 1]], dtype=torch.int32)
+    """
+    x = check_tensor("x", x, ndim=4, dtype="float")  # (N, C, H, W)
+    k = check_int("kernel_size", kernel_size, ge=1)
+    s = k if stride is None else check_int("stride", stride, ge=1)
+    N, C, H, W = x.shape
+    H_out, W_out = _conv_size(H, k, s, 0, 1, axis="height"), _conv_size(W, k, s, 0, 1, axis="width")
+    cols = F.unfold(x.reshape(N * C, 1, H, W), k, stride=s)  # (N*C, k*k, L): every window as a column
+    winner = cols.argmax(dim=1)  # (N*C, L): which of the k*k taps holds the max (the first one on a tie)
+    rows = torch.arange(H_out, device=x.device).repeat_interleave(W_out) * s + winner // k  # (N*C, L) input rows
+    columns = torch.arange(W_out, device=x.device).repeat(H_out) * s + winner % k  # ... and input columns
+    mask = torch.zeros(N * C, H * W, dtype=torch.bool, device=x.device)
+    mask.scatter_(1, rows * W + columns, True)
+    return mask.reshape(N, C, H, W)
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # Parameter counts
 
@@ -336,18 +364,31 @@ def param_count(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
-def conv_params(c_in: int, c_out: int, k: int | tuple[int, int], bias: bool = True) -> int:
+def conv_params(c_in: int, c_out: int, k: int | tuple[int, ...], bias: bool = True, dims: int = 2) -> int:
     """Parameters of `nn.Conv2d(c_in, c_out, k)`: c_out filters of c_in*kH*kW weights, plus c_out biases.
+
+    `dims=3` counts `nn.Conv3d` (c_in*kT*kH*kW weights per filter) and `dims=1` `nn.Conv1d` (c_in*k); `k` is then an
+    int (the same size along every axis) or one size per axis.
 
     >>> conv_params(3, 10, 5), conv_params(1, 64, 3)  # the lectures' 760 and 640
     (760, 640)
     >>> conv_params(3, 96, 11), conv_params(3, 96, 11, bias=False)  # AlexNet CONV1: "(11x11x3)x96 = 35K" has no biases
     (34944, 34848)
+    >>> conv_params(3, 64, 3, dims=3)  # a 3D conv on RGB video: 64 filters of 3 channels x 3 frames x 3 x 3
+    5248
     """
     c_in, c_out = check_int("c_in", c_in, ge=1), check_int("c_out", c_out, ge=1)
-    kH, kW = _pair("k", k, 1)
+    dims = check_int("dims", dims, ge=1, le=3)
+    if dims == 2:
+        sizes = list(_pair("k", k, 1))
+    elif isinstance(k, (tuple, list)):
+        if len(k) != dims:
+            raise ValueError(f"k must be an int or {dims} sizes (one per axis of a Conv{dims}d), got {k!r}")
+        sizes = [check_int(f"k[{i}]", size, ge=1) for i, size in enumerate(k)]
+    else:
+        sizes = [check_int("k", k, ge=1)] * dims
     check_bool("bias", bias)
-    return c_out * c_in * kH * kW + (c_out if bias else 0)
+    return c_out * c_in * math.prod(sizes) + (c_out if bias else 0)
 
 
 def depthwise_separable_params(c_in: int, c_out: int, k: int | tuple[int, int], bias: bool = True) -> int:

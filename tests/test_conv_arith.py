@@ -19,6 +19,7 @@ from cnnlab.conv_arith import (
     conv_output_size,
     conv_params,
     depthwise_separable_params,
+    max_pool_mask,
     param_count,
     pool_output_size,
     receptive_field,
@@ -322,6 +323,74 @@ def leaf_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in net.named_modules() if not list(m.children())]
 
 
+@pytest.mark.parametrize("c_in, c_out, k, bias, dims", [(3, 64, 3, True, 3), (1, 8, (5, 3, 3), False, 3),
+                                                        (16, 4, (1, 1, 1), True, 3), (50, 100, 3, True, 1),
+                                                        (4, 2, (7,), False, 1)])
+def test_conv_params_counts_conv3d_and_conv1d(c_in, c_out, k, bias, dims):
+    layer = (nn.Conv1d if dims == 1 else nn.Conv3d)(c_in, c_out, k, bias=bias)
+    assert conv_params(c_in, c_out, k, bias=bias, dims=dims) == param_count(layer)
+
+
+@pytest.mark.parametrize("size, k, s, p", [((8, 32, 32), 3, 1, 1), ((16, 112, 112), (3, 7, 7), (1, 2, 2), (1, 3, 3)),
+                                           ((5, 9, 11), 2, 2, 0)])
+def test_conv_output_size_per_axis_gives_conv3d_shapes(size, k, s, p):
+    """A 3D conv's output shape is the 1-D formula on each of T, H, W, as nn.Conv3d computes it."""
+    ks, ss, ps = (v if isinstance(v, tuple) else (v,) * 3 for v in (k, s, p))
+    out = nn.Conv3d(2, 4, k, stride=s, padding=p)(torch.zeros(1, 2, *size)).shape[2:]
+    assert tuple(out) == tuple(conv_output_size(n, *args) for n, *args in zip(size, ks, ss, ps))
+
+
+@pytest.mark.parametrize("shape, k, s", [((2, 3, 8, 8), 2, None), ((1, 4, 9, 7), 2, 2), ((2, 2, 10, 10), 3, 2),
+                                         ((1, 1, 6, 6), 3, 3), ((3, 2, 5, 8), 2, 1)])
+def test_max_pool_mask_marks_what_maxpool_keeps(shape, k, s):
+    """Against F.max_pool2d's own indices and against autograd: only the marked values get a gradient."""
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(sum(shape)), requires_grad=True)  # no ties
+    mask = max_pool_mask(x.detach(), k, s)
+    out, indices = F.max_pool2d(x, k, s, return_indices=True)
+    expected = torch.zeros(shape[0], shape[1], shape[2] * shape[3], dtype=torch.bool)
+    expected.scatter_(2, indices.flatten(2), True)
+    assert torch.equal(mask, expected.reshape(shape))
+    out.sum().backward()
+    assert torch.equal(mask, x.grad != 0)
+
+
+def test_two_by_two_pooling_discards_three_quarters():
+    x = torch.randn(4, 8, 28, 28, generator=torch.Generator().manual_seed(3))
+    assert max_pool_mask(x).float().mean().item() == 0.25  # one survivor per 4 values, counted
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_sum_pooling_is_average_pooling_times_k_squared_and_lp_pool_with_p_1(k):
+    """The lecture's SUM pooling, three ways: windows summed by unfold, avg_pool2d * k^2, lp_pool2d with p = 1."""
+    x = torch.randn(2, 3, 9, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(k))
+    by_hand = F.unfold(x.reshape(6, 1, 9, 9), k, stride=k).sum(dim=1).reshape(2, 3, 9 // k, 9 // k)
+    torch.testing.assert_close(F.avg_pool2d(x, k) * k * k, by_hand)
+    torch.testing.assert_close(F.lp_pool2d(x, 1, k), by_hand)
+
+
+def test_keras_lecture_model_has_the_pytorch_twins_shapes_and_parameters(monkeypatch):
+    """The lecture's Keras CNN, built in Keras 3 (torch backend), against the PyTorch twin that notebook 02 traces."""
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras", reason="keras is a test dependency: pip install -e '.[browser,instructor,keras]'")
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), layers.Convolution2D(25, (3, 3)), layers.MaxPooling2D((2, 2)),
+                              layers.Convolution2D(50, (3, 3)), layers.MaxPooling2D((2, 2)), layers.Flatten(),
+                              layers.Dense(100, activation="relu"), layers.Dense(10, activation="softmax")])
+    twin = nn.Sequential(nn.Conv2d(1, 25, 3), nn.MaxPool2d(2), nn.Conv2d(25, 50, 3), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(1250, 100), nn.ReLU(), nn.Linear(100, 10), nn.Softmax(dim=1))
+    rows = [row for row in trace_shapes(twin, (1, 1, 28, 28)) if row.layer_type not in ("ReLU", "Softmax")]
+    assert len(rows) == len(model.layers)
+    for layer, row in zip(model.layers, rows):
+        keras_shape = tuple(layer.output.shape[1:])  # (H, W, C): channels last
+        torch_shape = row.output_shape[1:]  # (C, H, W): channels first
+        assert keras_shape == (torch_shape[1:] + torch_shape[:1] if len(torch_shape) == 3 else torch_shape)
+        assert layer.count_params() == row.num_params
+    assert model.count_params() == param_count(twin) == 137_660
+    # Keras 1's Convolution2D(25, 3, 3) meant a 3x3 kernel; since Keras 2 the third argument is the stride
+    assert layers.Conv2D(25, 3, 3).strides == (3, 3)
+
+
 def test_trace_shapes_matches_a_forward_pass_layer_by_layer():
     net = lenet()
     trace = trace_shapes(net, (2, 1, 28, 28))
@@ -448,6 +517,12 @@ VALIDATION_CASES = [
      r"trainable_only must be True or False \(a bool\), got int 1"),
     (conv_params, (0, 3, 3), {}, ValueError, r"c_in must be a positive int, got 0"),
     (conv_params, (3, 3, (1, 2, 3)), {}, ValueError, r"k must be an int or a pair \(h, w\), got \(1, 2, 3\)"),
+    (conv_params, (3, 3, (1, 2)), {"dims": 3}, ValueError, r"k must be an int or 3 sizes \(one per axis of a Conv3d\)"),
+    (conv_params, (3, 3, (3, 0, 3)), {"dims": 3}, ValueError, r"k\[1\] must be a positive int, got 0"),
+    (conv_params, (3, 3, 3), {"dims": 4}, ValueError, r"dims must be"),
+    (max_pool_mask, (torch.zeros(2, 4, 4),), {}, ValueError, r"x must have 4 dimensions"),
+    (max_pool_mask, (torch.zeros(1, 1, 4, 4),), {"kernel_size": 5}, ValueError, r"height: kernel 5 larger than"),
+    (max_pool_mask, (torch.zeros(1, 1, 4, 4),), {"stride": 0}, ValueError, r"stride must be a positive int"),
     (conv_params, (3, 3, 3), {"bias": None}, TypeError, r"bias must be True or False \(a bool\), got NoneType None"),
     (depthwise_separable_params, (3, 0, 3), {}, ValueError, r"c_out must be a positive int, got 0"),
     (depthwise_separable_params, (3, 3, 2.5), {}, TypeError, r"k must be an int, got float 2.5"),
