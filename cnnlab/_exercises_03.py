@@ -211,3 +211,23 @@ add(Exercise(
               "depend on where (invariance). The structure builds in what the MLP would have to learn from examples "
               "at every position."),
 ))
+
+add(Exercise(
+    id="03.7", kind="predict",
+    question="How many parameters does nn.Conv1d(50, 100, kernel_size=3) have (a text CNN: d = 50, 3-word kernels)?",
+    judge=number_judge(15100, {
+        15100: "100 filters of 50 x 3 weights (all 50 numbers of each of 3 words) plus 100 biases; the sentence's "
+               "length does not enter.",
+        15000: "that counts the weights; every filter also has a bias",
+        450: "that is one filter with its 3 x 50 weights, without its bias: there are 100 filters",
+        151: "that is one filter with its bias: there are 100 filters",
+        400: "a kernel spans all 50 numbers of each word, not one number per word",
+        300: "a kernel spans all 50 numbers of each word, not one number per word"}, "parameters"),
+    hints=("A Conv1d filter holds one weight per input channel per kernel position.",
+           "The channels are the 50 embedding dimensions; a kernel spans 3 positions (words).",
+           "100 filters x (50 x 3) weights, plus one bias per filter."),
+    solution="15100 = 100 x (50 x 3) + 100: each filter covers all 50 embedding dimensions of 3 consecutive words and "
+             "has one bias. The same kernels slide over a sentence of any length, so the count does not depend on it "
+             "(conv_params(50, 100, 3, dims=1) agrees).",
+    model=15100, wrong=15000,
+))
