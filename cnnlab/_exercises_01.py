@@ -1,6 +1,6 @@
-"""The exercises of notebook 01 (the framework): predictions of iterations, activation memory and strides, and two
-functions to write (a convolution as unfold + one matrix product, a numerically stable cross-entropy), checked against
-PyTorch on inputs the notebook never shows."""
+"""The exercises of notebook 01 (the framework): predictions of iterations, activation memory and strides, and three
+functions to write (a convolution as unfold + one matrix product, a numerically stable cross-entropy, a per-channel
+input normalisation), checked against PyTorch and torchvision on inputs the notebook never shows."""
 
 from __future__ import annotations
 
@@ -87,6 +87,48 @@ def _judge_cross_entropy(fn: Any) -> Feedback:
         return False, (f"on {N} examples with {K} classes your loss differs from F.cross_entropy: pick each "
                        f"example's own class y[i] (row i, column y[i])")
     return True, "it equals F.cross_entropy on 12 batches, including logits in the thousands."
+
+
+def _judge_normalize(fn: Any) -> Feedback:
+    """The learner's `fn(x, mean, std)` against torchvision's Normalize on batches of unseen shapes and channels."""
+    from torchvision.transforms import Normalize
+
+    if (bad := _not_a_function(fn)) is not None:
+        return bad
+    g = torch.Generator().manual_seed(13)
+    for trial in range(8):
+        N, C = int(torch.randint(1, 5, (1,), generator=g)), (1, 3, 4, 2, 3, 3, 5, 3)[trial]
+        H, W = int(torch.randint(2, 7, (1,), generator=g)), int(torch.randint(2, 7, (1,), generator=g))
+        x = torch.rand(N, C, H, W, generator=g, dtype=torch.float64)
+        mean = [round(v, 3) for v in torch.rand(C, generator=g).tolist()]
+        std = [round(0.1 + v, 3) for v in torch.rand(C, generator=g).tolist()]
+        want = Normalize(mean, std)(x)
+        try:
+            got = fn(x.clone(), list(mean), list(std))
+        except RuntimeError as error:  # a (C,) tensor broadcast against W
+            return False, (f"on a batch of shape {(N, C, H, W)} your function raised {error}: the means line up "
+                           f"with the last dimension (W); shape them (1, C, 1, 1) to line up with the channels")
+        if got is None:
+            return False, "your function returns None: write its body (replace the ...) and return the batch"
+        if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+            shown = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            return False, f"return a tensor of the input's shape {(N, C, H, W)}, got {shown}"
+        got = got.to(want.dtype)
+        if torch.allclose(got, want, atol=1e-6):
+            continue
+        m = torch.tensor(mean, dtype=x.dtype)[None, :, None, None]
+        s = torch.tensor(std, dtype=x.dtype)[None, :, None, None]
+        if torch.allclose(got, (x - m) * s, atol=1e-6):
+            return False, "you multiplied by the standard deviation: normalising divides by it"
+        if torch.allclose(got, x / s - m, atol=1e-6):
+            return False, "subtract the mean first, then divide the difference by the standard deviation"
+        if W == C and torch.allclose(got, (x - torch.tensor(mean, dtype=x.dtype)) / torch.tensor(std, dtype=x.dtype),
+                                     atol=1e-6):
+            return False, (f"on a batch of shape {(N, C, H, W)} your means line up with the last dimension (W), "
+                           f"not with the channels: shape them (1, C, 1, 1)")
+        return False, (f"on a batch of shape {(N, C, H, W)} with {C} channels your result differs from "
+                       f"torchvision's Normalize: channel c must use mean[c] and std[c] at every pixel")
+    return True, "it equals torchvision.transforms.Normalize on 8 batches of 1 to 5 channels you had not seen."
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -195,4 +237,21 @@ add(Exercise(
               "itself out of the autograd graph (and an in-place change of a leaf that requires grad is an error "
               "otherwise). backward() adds to .grad, so without p.grad = None (or optimizer.zero_grad()) every "
               "step would use the sum of all gradients so far."),
+))
+
+add(Exercise(
+    id="01.7", kind="code",
+    question="Complete normalize(x, mean, std): a (N, C, H, W) batch with channel c shifted by mean[c] and divided "
+             "by std[c] (mean and std are lists of C numbers), as torchvision.transforms.Normalize does.",
+    judge=_judge_normalize,
+    hints=("Normalising is (x - mean) / std, with each channel's own mean and std.",
+           "torch.tensor(mean) has shape (C,), which broadcasts against the last dimension, W, not against C.",
+           "Reshape the means and stds to (1, C, 1, 1): then they line up with the channels of every pixel."),
+    solution=("def normalize(x, mean, std):\n"
+              "    mean = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)  # (1, C, 1, 1)\n"
+              "    std = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)\n"
+              "    return (x - mean) / std"),
+    model=lambda x, mean, std: (x - torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1))
+    / torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1),
+    wrong=lambda x, mean, std: (x - torch.tensor(mean, dtype=x.dtype)) / torch.tensor(std, dtype=x.dtype),
 ))
