@@ -1,6 +1,7 @@
 """The exercises of notebook 09 (transfer learning): predictions of trainable-parameter counts after replacing a head
 and freezing, a function that puts a partly frozen network in train mode without letting frozen BatchNorm statistics
-drift (checked on small random networks the notebook never shows), and three explain questions."""
+drift (checked on small random networks the notebook never shows), three explain questions, and a prediction about
+PCA lighting noise on grey photos."""
 
 from __future__ import annotations
 
@@ -240,4 +241,28 @@ add(Exercise(
               "must adapt, and at 1/10 of the rate, cut by another 10x after epoch 7, they barely move in 10 epochs, "
               "so the same lr wins on every seed. The body lr factor is a hyperparameter that depends on how close "
               "the target is to the source task, not a free win."),
+))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 09.7: predict (PCA lighting noise, section 5)
+# ----------------------------------------------------------------------------------------------------------
+add(Exercise(
+    id="09.7", kind="predict",
+    question="A training set of grey photos stored as RGB (R = G = B at every pixel): how many of the three "
+             "eigenvalues of its RGB covariance are non-zero?",
+    judge=number_judge(1, {
+        1: "every pixel lies on the grey line (1, 1, 1): all the variance is along that one direction, so PCA "
+           "lighting can only make such photos lighter or darker, never tint them.",
+        3: "three channels give three eigenvalues, but they need not all be non-zero: along which directions do "
+           "grey pixels actually vary?",
+        0: "the photos are not all one shade: their pixels vary, so some direction carries variance",
+        2: "with R = G = B, moving along any direction other than (1, 1, 1) would make a pixel coloured"}, "eigenvalues"),
+    hints=("An eigenvalue of the covariance is the variance of the pixels along its eigenvector.",
+           "Every grey pixel is a multiple of (1, 1, 1). Along which directions can such pixels differ?",
+           "The covariance of grey pixels is var * [[1, 1, 1], [1, 1, 1], [1, 1, 1]]: what is its rank?"),
+    solution="1. Grey pixels (g, g, g) vary only along (1, 1, 1) / sqrt(3); the covariance var(g) * ones(3, 3) has "
+             "rank 1: eigenvalue 3 var(g) along grey and 0, 0 across it. PCA lighting then shifts every image only "
+             "along grey, lighter or darker (tests/test_train.py checks this with cnnlab.train.pca_lighting).",
+    model=1, wrong=3,
 ))
