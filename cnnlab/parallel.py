@@ -82,8 +82,9 @@ def train_data_parallel(*, model: str = "fast_cnn", width: int = 8, n_train: int
                         steps: int = 10, epochs: int = 1, lr: float = 0.05, seed: int = 0) -> dict:
     """Train on this process's share; called once in every process that torchrun started (or alone: 1 process).
 
-    Returns rank 0's figures: the trained weights (`state_dict`, on the CPU), `seconds` of training (after the
-    processes met), `steps` taken and the `world_size`.
+    Returns rank 0's figures: the trained weights (`state_dict`, on the CPU), the `steps` taken, the `seconds` of
+    all steps but the first (`timed_steps` of them: a fresh process spends its first step setting up) and the
+    `world_size`. `steps=0` trains whole epochs.
     """
     check_choice("model", model, MODELS)
     width, n_train = check_int("width", width, ge=1), check_int("n_train", n_train, ge=1)
@@ -110,19 +111,29 @@ def train_data_parallel(*, model: str = "fast_cnn", width: int = 8, n_train: int
                               device=device, seed=seed, **split.norm)
         mine = ShardedBatches(loader, rank, world)
         opt = torch.optim.SGD(wrapped.parameters(), lr=lr, momentum=0.9)
-        if distributed:
-            dist.barrier()
-        start, taken = time.perf_counter(), 0
+        if len(mine) == 0:
+            raise ValueError(f"n_train={n_train} images make no batch of batch_size * world_size = "
+                             f"{batch_size * world}; use more images or a smaller batch")
+        start, taken = None, 0
         for _ in range(epochs):
             per_epoch = min(steps, len(mine)) if steps else len(mine)
-            train_one_epoch(wrapped, itertools.islice(mine, per_epoch), opt, device=device)
+            batches, untimed = iter(mine), 0
+            if start is None:  # the first step is not timed: a fresh process sets up its kernels and buffers in it
+                train_one_epoch(wrapped, itertools.islice(batches, 1), opt, device=device)
+                if cuda:
+                    torch.cuda.synchronize()
+                if distributed:
+                    dist.barrier()
+                start, untimed = time.perf_counter(), 1
+            if per_epoch > untimed:
+                train_one_epoch(wrapped, itertools.islice(batches, per_epoch - untimed), opt, device=device)
             taken += per_epoch
         if cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-        return {"state_dict": state, "seconds": seconds, "steps": taken, "world_size": world, "rank": rank,
-                "device": device.type}
+        return {"state_dict": state, "seconds": seconds, "steps": taken, "timed_steps": taken - 1,
+                "world_size": world, "rank": rank, "device": device.type}
     finally:
         if distributed:
             dist.destroy_process_group()

@@ -44,6 +44,8 @@ def test_flop_rates_count_what_torch_flop_counter_counts(one_second_per_timing):
     with FlopCounterMode(display=False) as counter:  # PyTorch's count of one 64x64 product: 2 * 64^3
         a @ a
     assert bench.matmul_gflops(CPU, n=64, repeats=3) * 1e9 == 3 * counter.get_total_flops()
+    # the peak is the best over sizes: with 1 s per timing, the largest product gives the highest rate
+    assert bench.peak_matmul_gflops(CPU, sizes=(16, 64, 32), trials=2, repeats=1) == (2 * 64**3 / 1e9, 64)
     X, y = load_fashion_mnist("train", subset=64)
     with FlopCounterMode(display=False) as counter:
         small_cnn()(torch.zeros(32, 1, 28, 28))
@@ -67,12 +69,11 @@ IMAGES, LABELS = torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.zeros(4, dt
     (lambda: bench.train_gflops(IMAGES, LABELS[:3], CPU), ValueError, r"X and y must hold as many examples"),
     (lambda: bench.data_path_ratio(IMAGES, LABELS, CPU, batch_size=0), ValueError, r"batch_size must be a positive int"),
     (lambda: bench.data_path_ratio(IMAGES[0], LABELS, CPU), ValueError, r"X must have 4 dimensions"),
-    (lambda: bench.seconds_to_accuracy((IMAGES, LABELS), CPU), TypeError,
-     r"data must be \(\(X, y\), \(X_test, y_test\)\)"),
-    (lambda: bench.seconds_to_accuracy(((IMAGES, LABELS),) * 2, CPU, target=float("nan")), ValueError,
-     r"target must be a finite number > 0 and <= 1, got nan"),
-    (lambda: bench.seconds_to_accuracy(((IMAGES, LABELS),) * 2, CPU, max_epochs=0), ValueError,
-     r"max_epochs must be a positive int, got 0"),
+    (lambda: bench.peak_matmul_gflops(CPU, sizes=()), TypeError, r"sizes must be a non-empty tuple"),
+    (lambda: bench.peak_matmul_gflops(CPU, sizes=(0,)), ValueError, r"sizes\[i\] must be a positive int, got 0"),
+    (lambda: bench.peak_matmul_gflops(CPU, sizes=(8,), trials=0), ValueError, r"trials must be a positive int"),
+    (lambda: bench.train_gflops(IMAGES, LABELS, CPU, batch_size=2, steps=1, trials=0), ValueError,
+     r"trials must be a positive int"),
     (lambda: bench.write_idx(IMAGES.float(), "x"), TypeError,
      r"tensor must be a uint8 tensor, got dtype torch.float32"),
     (lambda: bench.main("--device cpu"), TypeError, r"argv must be a list of strings or None"),
