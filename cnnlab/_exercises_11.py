@@ -1,7 +1,7 @@
-"""The exercises of notebook 11 (regularisation): weight decay, label smoothing and early stopping numbers to
-predict, and three functions to write (an L2 penalty, inverted dropout, a label-smoothed cross-entropy), checked
-against PyTorch (SGD's weight_decay, F.dropout, F.cross_entropy(label_smoothing=...)) on inputs the notebook never
-shows."""
+"""The exercises of notebook 11 (regularisation): weight decay, label smoothing, early stopping and the dropout
+paper's test-time scaling to predict, and three functions to write (an L2 penalty, inverted dropout, a label-smoothed
+cross-entropy), checked against PyTorch (SGD's weight_decay, F.dropout, F.cross_entropy(label_smoothing=...)) on
+inputs the notebook never shows."""
 
 from __future__ import annotations
 
@@ -330,4 +330,45 @@ add(Exercise(
               "vertical flips spend capacity on an invariance the test never asks for. For digits even a mirror "
               "changes the meaning: a mirrored 2, 3, 4, 5 or 7 is not a digit, and a 6 turned by 180 degrees is a 9, "
               "so the flip creates examples with wrong labels."),
+))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 11.8: the dropout paper's test-time scaling
+# ----------------------------------------------------------------------------------------------------------
+_KEEP, _ACT = 0.8, 5.0
+_SCALED = _KEEP * _ACT  # the paper: no scaling in training, outgoing weights times the keep probability at test time
+
+
+def _judge_test_scaling(answer: Any) -> Feedback:
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return False, f"give a number, got {answer!r}"
+    value = float(answer)
+    if math.isclose(value, _SCALED, abs_tol=1e-6):
+        return True, ("the paper scales by the keep probability at test time, so the unit passes on what it passes on "
+                      "on average in training (inverted dropout would pass on 5.0 unchanged).")
+    if math.isclose(value, _ACT / _KEEP, abs_tol=1e-6):
+        return False, "dividing by the keep probability is inverted dropout, and it happens in training, not at test"
+    if math.isclose(value, _ACT, abs_tol=1e-6):
+        return False, "that is inverted dropout's test time; the paper's recipe did not scale in training"
+    if math.isclose(value, (1 - _KEEP) * _ACT, abs_tol=1e-6):
+        return False, "that scales by the drop probability; the paper scales by the probability of keeping the unit"
+    if math.isclose(value, _ACT / (1 - _KEEP), abs_tol=1e-6):
+        return False, "no division at test time here, and the drop probability is not the factor either"
+    return False, f"{value:g} is not it: which factor makes the test-time output equal the training output's average?"
+
+
+add(Exercise(
+    id="11.8", kind="predict",
+    question="The dropout paper's recipe with keep probability 0.8 and no scaling in training. At test time a unit "
+             "would have the activation 5.0 before dropout's correction. What does it pass on?",
+    judge=_judge_test_scaling,
+    hints=("In training, the unit passes on its activation with probability 0.8 and nothing otherwise.",
+           "At test time it should pass on what it passed on on average in training.",
+           "Multiply by the keep probability."),
+    solution="4.0: 0.8 * 5.0. In training the unit passed on 5.0 with probability 0.8 and 0 otherwise, 4.0 on "
+             "average; the paper multiplies its outgoing weights by the keep probability at test time so that the "
+             "next layer sees that average. nn.Dropout (inverted dropout) divides by 0.8 in training instead and "
+             "passes 5.0 on at test time.",
+    model=_SCALED, wrong=_ACT / _KEEP,
 ))

@@ -1,4 +1,5 @@
-"""Regularisation: the train/validation gap, L1/L2 penalties, max-norm, dropout placement, mixup, label smoothing,
+"""Regularisation: the train/validation gap, L1/L2 penalties, max-norm, dropout (placement, the paper's test-time
+scaling vs inverted dropout, thinned nets averaged), DropConnect, BatchNorm added to a net, mixup, label smoothing,
 early stopping with the best weights, and K-fold splits (model selection goes on in cnnlab.model_selection)."""
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from cnnlab.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_split
 from cnnlab.models import dropout_cnn
 from cnnlab.runtime import set_seed
 from cnnlab.train import Augment, History, TensorLoader, accuracy, evaluate, fit, predict
-from cnnlab.validation import check_choice, check_float, check_int, check_module, check_tensor
+from cnnlab.validation import (check_bool, check_choice, check_device, check_float, check_int, check_module,
+                               check_tensor, module_device)
 
 __all__ = [
     "OVERFIT",
@@ -26,6 +28,11 @@ __all__ = [
     "unit_norms",
     "add_max_norm",
     "near_zero_fraction",
+    "dropout_train",
+    "dropout_test",
+    "thinned_proba",
+    "DropConnect",
+    "add_batchnorm",
     "mixup_data",
     "Mixup",
     "smooth_labels",
@@ -151,6 +158,134 @@ def near_zero_fraction(net: nn.Module, tol: float = 1e-3) -> float:
     return float((w.abs() < tol).float().mean())
 
 
+def dropout_train(x: torch.Tensor, keep: torch.Tensor, p: float, inverted: bool = True) -> torch.Tensor:
+    """Dropout's training-time output for a given keep-mask (1 where a unit survives), `p` the probability of
+    dropping (PyTorch's convention; the dropout paper's p is the keep probability 1 - p). Inverted dropout (what
+    `nn.Dropout` does) scales the survivors by 1 / (1 - p) now; the paper's original leaves them alone.
+
+    >>> x, keep = torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([1.0, 0.0, 1.0, 1.0])
+    >>> dropout_train(x, keep, 0.25), dropout_train(x, keep, 0.25, inverted=False)
+    (tensor([1.3333, 0.0000, 4.0000, 5.3333]), tensor([1., 0., 3., 4.]))
+    """
+    check_tensor("x", x, dtype="float")
+    check_tensor("keep", keep)
+    if keep.shape != x.shape:
+        raise ValueError(f"keep must be a mask of 0s and 1s of x's shape {tuple(x.shape)}, got shape "
+                         f"{tuple(keep.shape)}")
+    if not bool(((keep == 0) | (keep == 1)).all()):
+        raise ValueError(f"keep must be a mask of 0s and 1s, got other values such as "
+                         f"{keep[(keep != 0) & (keep != 1)].flatten()[0].item():g}")
+    check_float("p", p, ge=0, lt=1)
+    check_bool("inverted", inverted)
+    kept = x * keep.to(x.dtype)
+    return kept / (1 - p) if inverted else kept
+
+
+def dropout_test(x: torch.Tensor, p: float, inverted: bool = True) -> torch.Tensor:
+    """Dropout at test time, no units dropped: inverted dropout passes `x` through (it scaled in training); the
+    paper's original scales by the keep probability 1 - p (equivalently, the outgoing weights by 1 - p).
+
+    >>> dropout_test(torch.tensor([2.0, 4.0]), 0.25, inverted=False)
+    tensor([1.5000, 3.0000])
+    """
+    check_tensor("x", x, dtype="float")
+    check_float("p", p, ge=0, lt=1)
+    check_bool("inverted", inverted)
+    return x if inverted else x * (1 - p)
+
+
+@torch.no_grad()
+def thinned_proba(
+    net: nn.Module,
+    X: torch.Tensor,
+    num_masks: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 1000,
+    mean: float | None = FASHION_MNIST_MEAN,
+    std: float | None = FASHION_MNIST_STD,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Softmax probabilities of `num_masks` thinned nets on images `X`: `net` with its dropout layers drawing masks
+    (training mode) and every other layer in eval mode; one mask per image and net. (num_masks, N, K), on the CPU.
+
+    Averaging them over the masks is Monte-Carlo dropout; `predict(net, X)` (eval mode) is the single weight-scaled
+    net that dropout uses instead. `seed` seeds the masks (the global generators are restored afterwards)."""
+    check_module("net", net)
+    check_tensor("X", X, ndim=4)  # (N, C, H, W) images, as `predict` takes them
+    check_int("num_masks", num_masks, ge=1)
+    check_int("seed", seed, ge=0)
+    drops = [m for m in net.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    if not drops:
+        raise ValueError(f"net has no dropout layer ({type(net).__name__}): every thinned net would be net itself")
+    device = check_device("device", device) or module_device(net)
+    loader = TensorLoader(X, torch.zeros(len(X), dtype=torch.long), batch_size, mean=mean, std=std, device=device)
+    was_training = net.training
+    net.eval()
+    for m in drops:
+        m.train()  # draw masks; BatchNorm and the rest stay in eval mode
+    out = []
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], device_type=device.type):
+            torch.manual_seed(seed)
+            for _ in range(num_masks):
+                out.append(torch.cat([net(xb).float().softmax(1).cpu() for xb, _ in loader]))  # (N, K)
+    finally:
+        net.train(was_training)
+    return torch.stack(out)  # (num_masks, N, K)
+
+
+class DropConnect(nn.Module):
+    """DropConnect (Wan et al. 2013) around a `nn.Linear` or `nn.Conv2d`: in training every *weight* is dropped with
+    probability `p` (one mask per batch, biases kept) and the survivors scaled by 1 / (1 - p), as inverted dropout
+    does for activations; in eval mode it is the dense layer. The last mask is kept in `self.mask`."""
+
+    def __init__(self, layer: nn.Module, p: float = 0.5) -> None:
+        super().__init__()
+        if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+            raise TypeError(f"layer must be an nn.Linear or nn.Conv2d, got {type(layer).__name__}")
+        check_float("p", p, ge=0, lt=1)  # the probability of dropping a weight
+        self.layer, self.p = layer, p
+        self.mask: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return self.layer(x)
+        w = self.layer.weight
+        self.mask = torch.bernoulli(torch.full_like(w, 1 - self.p))  # 1: the weight survives this batch
+        thinned = w * self.mask / (1 - self.p)
+        if isinstance(self.layer, nn.Linear):
+            return nn.functional.linear(x, thinned, self.layer.bias)
+        return self.layer._conv_forward(x, thinned, self.layer.bias)  # the layer's own stride, padding, groups
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def add_batchnorm(net: nn.Sequential) -> nn.Sequential:
+    """A new Sequential with the same (shared) layers as `net` plus BatchNorm after every Conv2d (BatchNorm2d) and
+    every Linear but the last (BatchNorm1d), before the activation: conv -> BN -> ReLU, as the lectures order it.
+
+    >>> plain = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4, 8), nn.Linear(8, 2))
+    >>> [type(m).__name__ for m in add_batchnorm(plain)]
+    ['Conv2d', 'BatchNorm2d', 'ReLU', 'Flatten', 'Linear', 'BatchNorm1d', 'Linear']
+    """
+    if not isinstance(net, nn.Sequential):
+        raise TypeError(f"net must be an nn.Sequential, got {type(net).__name__}")
+    linears = [i for i, m in enumerate(net) if isinstance(m, nn.Linear)]
+    layers: list[nn.Module] = []
+    for i, m in enumerate(net):
+        layers.append(m)
+        if isinstance(m, nn.Conv2d):
+            layers.append(nn.BatchNorm2d(m.out_channels))
+        elif isinstance(m, nn.Linear) and i != linears[-1]:
+            layers.append(nn.BatchNorm1d(m.out_features))
+    if len(layers) == len(net):
+        raise ValueError("net has no Conv2d and no hidden Linear layer to put BatchNorm after")
+    device = module_device(net)
+    return nn.Sequential(*layers).to(device)
+
+
 def mixup_data(
     x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
@@ -257,13 +392,16 @@ def run_regularized(
     max_norm: float | None = None,
     mixup_alpha: float = 0.0,
     label_smoothing: float = 0.0,
+    batchnorm: bool = False,
     dataset: str = "fashion",
     **setup,
 ) -> tuple[nn.Module, History]:
     """Train the OVERFIT setup (any of its keys overridden by `setup`) with the given regularisers switched on; returns
-    the net and its History. The net is `cnnlab.models.dropout_cnn(dropout_fc, dropout_conv, width)`, trained by SGD
-    with momentum 0.9; `dataset` "fashion" (Fashion-MNIST) or "mnist" (real digits).
+    the net and its History. The net is `cnnlab.models.dropout_cnn(dropout_fc, dropout_conv, width)` (with
+    `add_batchnorm` if `batchnorm`: the same initial conv and dense weights), trained by SGD with momentum 0.9;
+    `dataset` "fashion" (Fashion-MNIST) or "mnist" (real digits).
     Notebook 11 writes each of these runs out in full; the tests repeat them over other seeds with this function.
+    `n_val=0` skips the validation after every epoch (half the time; the History then has no validation losses).
     The returned net is the plain CNN (a mixup wrapper is taken off again)."""
     if not set(setup) <= set(OVERFIT):
         raise ValueError(f"unknown setup keys {sorted(set(setup) - set(OVERFIT))}; allowed: {sorted(OVERFIT)}")
@@ -273,10 +411,13 @@ def run_regularized(
     check_float("l1", l1, ge=0)
     check_float("mixup_alpha", mixup_alpha, ge=0)
     check_float("label_smoothing", label_smoothing, ge=0, lt=1)
+    check_bool("batchnorm", batchnorm)
     check_choice("dataset", dataset, ("fashion", "mnist"))
     d = load_split("fashion-mnist" if dataset == "fashion" else "mnist", 4000, 1000, 0, val_from="test")
     set_seed(seed)
     net = dropout_cnn(dropout_fc, dropout_conv, c["width"])  # checks the dropout rates and the width
+    if batchnorm:
+        net = add_batchnorm(net)
     optimizer = torch.optim.SGD(net.parameters(), lr=c["lr"], momentum=0.9, weight_decay=weight_decay)
     loss_fn: Loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     if l1:
@@ -287,8 +428,8 @@ def run_regularized(
     if mixup_alpha:
         model = Mixup(net, mixup_alpha, seed)
         loss_fn = model.loss
-    n, m = c["n_train"], c["n_val"]
-    history = fit(model, (d.X_train[:n], d.y_train[:n]), (d.X_val[:m], d.y_val[:m]),
+    n, m = check_int("n_train", c["n_train"], ge=1), check_int("n_val", c["n_val"], ge=0)
+    history = fit(model, (d.X_train[:n], d.y_train[:n]), (d.X_val[:m], d.y_val[:m]) if m else None,
                   num_epochs=num_epochs or c["num_epochs"], optimizer=optimizer, loss_fn=loss_fn,
                   batch_size=c["batch_size"], mean=d.mean, std=d.std, augment=augment, device=device, seed=seed,
                   progress=False)
