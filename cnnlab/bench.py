@@ -28,7 +28,7 @@ from cnnlab.speedrun import DEFAULT, SPEEDRUN, run_recipe, seconds_to
 from cnnlab.train import CHANNELS_LAST_DEVICES, TensorLoader, evaluate, train_one_epoch
 from cnnlab.validation import check_callable, check_device, check_float, check_int, check_tensor
 
-__all__ = ["main"]
+__all__ = ["peak_matmul_gflops", "train_gflops", "main"]
 
 CACHE = Path(__file__).resolve().parents[1] / "data" / "cache"
 
@@ -203,8 +203,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"(2) training small_cnn: {achieved:.1f} GFLOP/s (best of 3 timings) vs fp32 matmul {peak:.1f} GFLOP/s "
           f"(best over sizes 512-16384 and 3 timings each, at {size}x{size}): {fraction:.2f} of matmul")
     if fraction > 1:
-        print("    above 1: convolutions here ran faster than the best matrix product measured, so the matmul rate is "
-              "not this machine's peak (another library path, turbo clocks, or noise); read both as rates")
+        print("    above 1: the training FLOPs are counted as direct convolution does them, and a library may use a "
+              "faster algorithm (Winograd's for 3x3 convolutions); or the best matmul measured missed the peak "
+              "(another library path, clocks, a busy neighbour). Read both as rates, not as a fraction of a peak")
     print("(3) training time to 90% and 92% Fashion-MNIST test accuracy (60,000 training images; the clock stops "
           "while the 10,000 test images are evaluated after each epoch):")
     norm = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)

@@ -34,7 +34,7 @@ from cnnlab import models
 from cnnlab.data import load_split
 from cnnlab.runtime import set_seed
 from cnnlab.train import Batch, TensorLoader, train_one_epoch
-from cnnlab.validation import check_choice, check_float, check_int
+from cnnlab.validation import check_bool, check_choice, check_float, check_int
 
 __all__ = ["ShardedBatches", "train_data_parallel", "launch", "main"]
 
@@ -74,23 +74,40 @@ class ShardedBatches:
             yield X[rows], y[rows]
 
 
+class _Double:
+    """The same batches with float64 images."""
+
+    def __init__(self, batches: ShardedBatches) -> None:
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[Batch]:
+        return ((X.double(), y) for X, y in self.batches)
+
+
 def _build(name: str, width: int) -> nn.Module:
     return getattr(models, name)(width=width)
 
 
 def train_data_parallel(*, model: str = "fast_cnn", width: int = 8, n_train: int = 2048, batch_size: int = 64,
-                        steps: int = 10, epochs: int = 1, lr: float = 0.05, seed: int = 0) -> dict:
+                        steps: int = 10, epochs: int = 1, lr: float = 0.05, seed: int = 0,
+                        float64: bool = False) -> dict:
     """Train on this process's share; called once in every process that torchrun started (or alone: 1 process).
 
     Returns rank 0's figures: the trained weights (`state_dict`, on the CPU), the `steps` taken, the `seconds` of
     all steps but the first (`timed_steps` of them: a fresh process spends its first step setting up) and the
-    `world_size`. `steps=0` trains whole epochs.
+    `world_size`. `steps=0` trains whole epochs. `float64=True` trains in double precision: float32's rounding,
+    different in 1 and 2 processes, can flip a ReLU at one example and grow from 1e-7 to 1e-4 within a few steps;
+    in float64 the same comparison stays near 1e-15.
     """
     check_choice("model", model, MODELS)
     width, n_train = check_int("width", width, ge=1), check_int("n_train", n_train, ge=1)
     batch_size, steps = check_int("batch_size", batch_size, ge=1), check_int("steps", steps, ge=0)
     epochs, seed = check_int("epochs", epochs, ge=1), check_int("seed", seed, ge=0)
     lr = check_float("lr", lr, gt=0)
+    check_bool("float64", float64)
     distributed = "RANK" in os.environ  # set by torchrun
     cuda = torch.cuda.is_available()
     if distributed:
@@ -103,13 +120,15 @@ def train_data_parallel(*, model: str = "fast_cnn", width: int = 8, n_train: int
     try:
         split = load_split("fashion-mnist", n_train, 0, 0)
         set_seed(seed)  # the same initial weights in every process (DDP also copies rank 0's at the start)
-        net = _build(model, width).to(device)
+        net = _build(model, width).to(device, torch.float64 if float64 else torch.float32)
         wrapped = nn.parallel.DistributedDataParallel(net, device_ids=[local_rank] if cuda else None) \
             if distributed else net
         # every process draws the same global batches of world * batch_size and keeps its share
         loader = TensorLoader(split.X_train, split.y_train, batch_size * world, shuffle=True, drop_last=True,
                               device=device, seed=seed, **split.norm)
         mine = ShardedBatches(loader, rank, world)
+        if float64:
+            mine = _Double(mine)
         opt = torch.optim.SGD(wrapped.parameters(), lr=lr, momentum=0.9)
         if len(mine) == 0:
             raise ValueError(f"n_train={n_train} images make no batch of batch_size * world_size = "
@@ -153,7 +172,11 @@ def launch(nproc: int, *, out: str | Path, threads: int | None = None, timeout: 
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
             "-m", "cnnlab.parallel", "--out", str(out)]
     for key, value in settings.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
+        flag = f"--{key.replace('_', '-')}"
+        if isinstance(value, bool):  # a flag: present or absent
+            args += [flag] if value else []
+        else:
+            args += [flag, str(value)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
     if run.returncode != 0:
@@ -173,11 +196,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--float64", action="store_true", help="train in double precision")
     parser.add_argument("--out", required=True, help="file rank 0 writes its result to (torch.save)")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
     result = train_data_parallel(model=args.model, width=args.width, n_train=args.n_train, batch_size=args.batch_size,
-                                 steps=args.steps, epochs=args.epochs, lr=args.lr, seed=args.seed)
+                                 steps=args.steps, epochs=args.epochs, lr=args.lr, seed=args.seed,
+                                 float64=args.float64)
     if result["rank"] == 0:
         torch.save(result, args.out)
     return result

@@ -141,3 +141,15 @@ def test_forward_hooks_kinds_train_mode_and_cleanup_after_an_error():
     with pytest.raises(TypeError, match="kinds must be a tuple"):
         with forward_hooks(net, lambda *args: None, kinds=nn.ReLU):
             pass
+
+
+def test_small_cnn_patch_stem_halves_the_image_in_one_2x2_stride_2_conv():
+    """The speedrun's stem: one 2x2 convolution at stride 2 gives the (N, w, 14, 14) the 3x3 conv + pool gives."""
+    pool, patch = small_cnn(width=4), small_cnn(width=4, stem="patch")
+    x = torch.randn(3, 1, 28, 28)
+    assert pool[:2](x).shape == patch[0](x).shape == (3, 4, 14, 14)
+    conv = patch[0][0]
+    assert torch.allclose(conv(x), F.conv2d(x, conv.weight, stride=2), atol=1e-6)  # torch's own conv as the oracle
+    assert patch(x).shape == (3, 10)
+    with pytest.raises(ValueError, match="stem must be one of"):
+        small_cnn(stem="strided")

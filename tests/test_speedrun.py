@@ -77,12 +77,22 @@ def test_run_recipe_tests_after_every_epoch_and_its_clock_runs_forward():
     assert mine == pytest.approx(out["accuracy"][-1], abs=1e-6)
 
 
-@pytest.mark.parametrize("seed", [11, 12])  # notebook 14 shows seeds 0-2
-def test_the_speedrun_beats_the_default_with_less_work(seed):
-    """Notebook 14's claim at a smaller size: in the same 2 epochs, the speedrun recipe ends more accurate."""
-    split = load_split("fashion-mnist", 3000, 0, 1000)
+@pytest.mark.parametrize("seed", [11, 12])  # notebook 14 shows seed 0 (quick) and 0-2 (full)
+def test_notebook_14s_claims_hold_on_other_seeds(seed):
+    """Notebook 14's checked sentences at its quick size (4,000 images, 2 epochs), with its own margin of 2 points:
+    the speedrun recipe is not less accurate than the default (its 'lower' needs a drop of more than 0.02); batches
+    of 512 at the same rate end lower ('lowered': more than 0.02 below); scaling their rate x4 diverges (below 0.3,
+    where chance is 0.1). The one-cycle schedule's effect is not claimed: on these seeds at this size it went
+    +0.3 and -8.8 points at 3,000 images, -1.1 and +2.1 at 4,000 (the notebook prints it as unchecked)."""
+    split = load_split("fashion-mnist", 4000, 0, 2000)
     train, test = (split.X_train, split.y_train), (split.X_test, split.y_test)
-    small = dict(epochs=2)
-    fast = run_recipe(dataclasses.replace(SPEEDRUN, **small), train, test, seed=seed, **split.norm)
-    default = run_recipe(dataclasses.replace(DEFAULT, **small), train, test, seed=seed, **split.norm)
-    assert fast["accuracy"][-1] > default["accuracy"][-1]
+
+    def final(recipe):
+        return run_recipe(dataclasses.replace(recipe, epochs=2), train, test, seed=seed, **split.norm)["accuracy"][-1]
+
+    default, fast = final(DEFAULT), final(SPEEDRUN)
+    big_batch = final(dataclasses.replace(SPEEDRUN, batch_size=512))
+    scaled = final(dataclasses.replace(SPEEDRUN, batch_size=512, lr=4 * SPEEDRUN.lr))
+    assert fast > default - 0.02
+    assert big_batch < fast - 0.02
+    assert scaled < 0.3
