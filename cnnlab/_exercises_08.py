@@ -261,12 +261,15 @@ def _same_path(got: list[Any], want: list[torch.Tensor]) -> bool:
                                          for a, b in zip(got, want))
 
 
-def _judge_adam(fn: Any) -> Feedback:
-    """The learner's `fn(x, grad, state, lr, betas, eps)` over 6 steps on 5 random tensors, against torch.optim.Adam."""
+def _judge_step_rule(fn: Any, trials: list[dict[str, Any]], run: Callable[..., list[Any]],
+                     torch_run: Callable[[dict[str, Any]], list[torch.Tensor]], mistakes: dict[str, str],
+                     variant: Callable[[str], Callable[..., torch.Tensor]], name: str, keep: str) -> Feedback | None:
+    """The learner's step rule `fn`, run by `run` over each trial, against torch.optim's class `name` (`torch_run`);
+    a result equal to one of the known `mistakes` (made by `variant`) gets its message."""
     if not callable(fn):
         return False, f"pass your function itself (without calling it), got {type(fn).__name__}"
-    for trial in _adam_trials():
-        got, want = _run_step_rule(fn, trial), _torch_adam(trial)
+    for trial in trials:
+        got, want = run(fn, trial), torch_run(trial)
         if got[0] is None:
             return False, "your function returns None: write its body (replace the ...) and return the new x"
         if not isinstance(got[-1], torch.Tensor):
@@ -275,15 +278,22 @@ def _judge_adam(fn: Any) -> Feedback:
             return False, f"x has shape {tuple(want[-1].shape)} but you return {tuple(got[-1].shape)}"
         if _same_path(got, want):
             continue
-        for mistake, message in _ADAM_MISTAKES.items():
-            if _same_path(got, _run_step_rule(_adam_variant(mistake), trial)):
+        for mistake, message in mistakes.items():
+            if _same_path(got, run(variant(mistake), trial)):
                 return False, message
         first = next(i for i, (a, b) in enumerate(zip(got, want))
                      if not torch.allclose(a.to(b.dtype), b, rtol=1e-9, atol=1e-12))
         where = "at the very first step" if first == 0 else f"from step {first + 1} on (the first {first} agree)"
-        return False, (f"your x differs from torch.optim.Adam's {where}: check that m, v and the step count are kept "
-                       f"in `state` between calls, and each term of the update")
-    return True, "it equals torch.optim.Adam over 6 steps on 5 random tensors, learning rates, betas and eps."
+        return False, (f"your x differs from torch.optim.{name}'s {where}: check that {keep} kept in `state` "
+                       f"between calls, and each term of the update")
+    return None
+
+
+def _judge_adam(fn: Any) -> Feedback:
+    """The learner's `fn(x, grad, state, lr, betas, eps)` over 6 steps on 5 random tensors, against torch.optim.Adam."""
+    wrong = _judge_step_rule(fn, _adam_trials(), _run_step_rule, _torch_adam, _ADAM_MISTAKES, _adam_variant, "Adam",
+                             "m, v and the step count are")
+    return wrong or (True, "it equals torch.optim.Adam over 6 steps on 5 random tensors, learning rates, betas and eps.")
 
 
 add(Exercise(
@@ -548,27 +558,9 @@ def _torch_adagrad(trial: dict[str, Any]) -> list[torch.Tensor]:
 
 def _judge_adagrad(fn: Any) -> Feedback:
     """The learner's `fn(x, grad, state, lr, eps)` over 8 steps on 5 random tensors, against torch.optim.Adagrad."""
-    if not callable(fn):
-        return False, f"pass your function itself (without calling it), got {type(fn).__name__}"
-    for trial in _adagrad_trials():
-        got, want = _run_adagrad(fn, trial), _torch_adagrad(trial)
-        if got[0] is None:
-            return False, "your function returns None: write its body (replace the ...) and return the new x"
-        if not isinstance(got[-1], torch.Tensor):
-            return False, f"return the updated x as a tensor, got {type(got[-1]).__name__}"
-        if got[-1].shape != want[-1].shape:
-            return False, f"x has shape {tuple(want[-1].shape)} but you return {tuple(got[-1].shape)}"
-        if _same_path(got, want):
-            continue
-        for mistake, message in _ADAGRAD_MISTAKES.items():
-            if _same_path(got, _run_adagrad(_adagrad_variant(mistake), trial)):
-                return False, message
-        first = next(i for i, (a, b) in enumerate(zip(got, want))
-                     if not torch.allclose(a.to(b.dtype), b, rtol=1e-9, atol=1e-12))
-        where = "at the very first step" if first == 0 else f"from step {first + 1} on (the first {first} agree)"
-        return False, (f"your x differs from torch.optim.Adagrad's {where}: check that G is kept in `state` "
-                       f"between calls, and each term of the update")
-    return True, "it equals torch.optim.Adagrad over 8 steps on 5 random tensors, learning rates and eps."
+    wrong = _judge_step_rule(fn, _adagrad_trials(), _run_adagrad, _torch_adagrad, _ADAGRAD_MISTAKES, _adagrad_variant,
+                             "Adagrad", "G is")
+    return wrong or (True, "it equals torch.optim.Adagrad over 8 steps on 5 random tensors, learning rates and eps.")
 
 
 add(Exercise(

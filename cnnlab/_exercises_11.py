@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnlab.exercises import Exercise, Feedback, add, number_judge
+from cnnlab.exercises import Exercise, Feedback, add, float_judge, number_judge
 from cnnlab.train import EarlyStopping
 
 __all__ = []  # registered with cnnlab.exercises; used through check/hint/solution
@@ -340,22 +340,15 @@ _KEEP, _ACT = 0.8, 5.0
 _SCALED = _KEEP * _ACT  # the paper: no scaling in training, outgoing weights times the keep probability at test time
 
 
-def _judge_test_scaling(answer: Any) -> Feedback:
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return False, f"give a number, got {answer!r}"
-    value = float(answer)
-    if math.isclose(value, _SCALED, abs_tol=1e-6):
-        return True, ("the paper scales by the keep probability at test time, so the unit passes on what it passes on "
-                      "on average in training (inverted dropout would pass on 5.0 unchanged).")
-    if math.isclose(value, _ACT / _KEEP, abs_tol=1e-6):
-        return False, "dividing by the keep probability is inverted dropout, and it happens in training, not at test"
-    if math.isclose(value, _ACT, abs_tol=1e-6):
-        return False, "that is inverted dropout's test time; the paper's recipe did not scale in training"
-    if math.isclose(value, (1 - _KEEP) * _ACT, abs_tol=1e-6):
-        return False, "that scales by the drop probability; the paper scales by the probability of keeping the unit"
-    if math.isclose(value, _ACT / (1 - _KEEP), abs_tol=1e-6):
-        return False, "no division at test time here, and the drop probability is not the factor either"
-    return False, f"{value:g} is not it: which factor makes the test-time output equal the training output's average?"
+_judge_test_scaling = float_judge(_SCALED, {
+    _SCALED: ("the paper scales by the keep probability at test time, so the unit passes on what it passes on on "
+              "average in training (inverted dropout would pass on 5.0 unchanged)."),
+    _ACT / _KEEP: "dividing by the keep probability is inverted dropout, and it happens in training, not at test",
+    _ACT: "that is inverted dropout's test time; the paper's recipe did not scale in training",
+    (1 - _KEEP) * _ACT: "that scales by the drop probability; the paper scales by the probability of keeping the unit",
+    _ACT / (1 - _KEEP): "no division at test time here, and the drop probability is not the factor either",
+}, "an activation", otherwise="that is not it: which factor makes the test-time output equal the training output's "
+                              "average?")
 
 
 add(Exercise(

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.exercises import Exercise, Feedback, add, number_judge
+from cnnlab.exercises import Exercise, Feedback, add, float_judge, number_judge
 
 __all__ = []  # registered with cnnlab.exercises; used through check/hint/solution
 
@@ -18,19 +18,13 @@ __all__ = []  # registered with cnnlab.exercises; used through check/hint/soluti
 # ----------------------------------------------------------------------------------------------------------
 # 14.1: the linear scaling rule
 # ----------------------------------------------------------------------------------------------------------
-def _judge_scaled_lr(answer: Any) -> Feedback:
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
-        return False, f"the answer is a learning rate (a number), got {answer!r}"
-    if math.isclose(answer, 0.2, rel_tol=1e-6):
-        return True, "4x the batch, 4x the learning rate: each step now averages 4x as many gradients."
-    if math.isclose(answer, 0.05, rel_tol=1e-6):
-        return False, ("with 4x fewer steps per epoch at the same rate, the net moves 4x less per epoch; the rule "
-                       "scales the rate with the batch")
-    if math.isclose(answer, 0.1, rel_tol=1e-6):
-        return False, "that is the square-root rule (x sqrt(4)); the linear rule multiplies by the batch ratio itself"
-    if math.isclose(answer, 0.0125, rel_tol=1e-6):
-        return False, "a bigger batch gets a bigger rate under the rule, not a smaller one"
-    return False, f"{answer} is not what the rule gives; multiply the rate by (new batch / old batch)"
+_judge_scaled_lr = float_judge(0.2, {
+    0.2: "4x the batch, 4x the learning rate: each step now averages 4x as many gradients.",
+    0.05: "with 4x fewer steps per epoch at the same rate, the net moves 4x less per epoch; the rule scales the rate "
+          "with the batch",
+    0.1: "that is the square-root rule (x sqrt(4)); the linear rule multiplies by the batch ratio itself",
+    0.0125: "a bigger batch gets a bigger rate under the rule, not a smaller one",
+}, "a learning rate", otherwise="that is not what the rule gives; multiply the rate by (new batch / old batch)")
 
 
 add(Exercise(

@@ -21,6 +21,7 @@ bare `True`/`False` after it.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,10 @@ from typing import Any
 
 import torch
 
-from cnnlab.validation import check_choice, check_str
+from cnnlab.validation import check_choice, check_float, check_str
 
 __all__ = ["check", "hint", "solution", "exercises", "compare_with_lecture", "Exercise", "add", "number_judge",
-           "shape_judge"]
+           "float_judge", "shape_judge"]
 
 Feedback = tuple[bool, str]  # (right?, what to say)
 
@@ -188,6 +189,34 @@ def number_judge(truth: int, known: dict[int, str], unit: str) -> Callable[[Any]
             return False, known[value]
         side = "high" if value > truth else "low"
         return False, f"{value} is too {side}; count again, step by step"
+
+    return judge
+
+
+def float_judge(truth: float, known: dict[float, str], unit: str, rel: float = 1e-6,
+                otherwise: str = "") -> Callable[[Any], Feedback]:
+    """A judge for a real number (a learning rate, an activation): right within `rel`, a recognised mistake (`known`:
+    wrong value -> what went wrong, `known[truth]` the praise), or `otherwise` (default: too high or too low).
+
+    >>> judge = float_judge(0.2, {0.2: "x4", 0.05: "scale it"}, "learning rate")
+    >>> judge(0.2), judge(0.05), judge("a")
+    ((True, 'x4'), (False, 'scale it'), (False, "the answer is a number (learning rate), got 'a'"))
+    """
+    check_float("truth", truth)
+    check_float("rel", rel, gt=0)
+
+    def close(a: float, b: float) -> bool:
+        return math.isclose(a, b, rel_tol=rel, abs_tol=rel * 1e-3)
+
+    def judge(answer: Any) -> Feedback:
+        if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+            return False, f"the answer is a number ({unit}), got {answer!r}"
+        if close(answer, truth):
+            return True, known.get(truth, "")
+        for value, message in known.items():
+            if close(answer, value):
+                return False, message
+        return False, otherwise or f"{answer:g} is too {'high' if answer > truth else 'low'}"
 
     return judge
 
