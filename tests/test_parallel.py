@@ -61,6 +61,30 @@ def test_launch_checks_its_arguments(tmp_path):
         train_data_parallel(float64=1)
 
 
+def test_launch_starts_torchrun_once_more_after_a_failure_and_then_gives_up(tmp_path, monkeypatch):
+    import subprocess
+
+    from cnnlab import parallel
+
+    calls = []
+
+    def fake_run(args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:  # the second start succeeds and writes rank 0's result
+            torch.save({"steps": 3}, tmp_path / "r.pt")
+            return subprocess.CompletedProcess(args, 0, "", "")
+        return subprocess.CompletedProcess(args, 1, "", "RuntimeError: a rank died\nexitcode  : -6 (SIGABRT)")
+
+    monkeypatch.setattr(parallel.subprocess, "run", fake_run)
+    result = launch(2, out=tmp_path / "r.pt", steps=3, float64=True)
+    assert result == {"steps": 3, "attempts": 2} and len(calls) == 2
+    assert "--float64" in calls[0] and calls[0][calls[0].index("--steps") + 1] == "3"
+    # when every start fails, it gives up after the second, with the processes' messages
+    monkeypatch.setattr(parallel.subprocess, "run", lambda args, **kw: subprocess.CompletedProcess(args, 1, "", "boom"))
+    with pytest.raises(RuntimeError, match="failed twice(.|\n)*boom"):
+        launch(2, out=tmp_path / "never.pt")
+
+
 def test_two_processes_with_batch_b_take_the_steps_of_one_with_batch_2b(tmp_path):
     settings = dict(n_train=1024, steps=8, lr=0.05, seed=1, float64=True)
     two = launch(2, out=tmp_path / "two.pt", threads=1, batch_size=32, **settings)
