@@ -219,19 +219,26 @@ _ADAM_MISTAKES = {
 }
 
 
-def _adam_trials() -> list[dict[str, Any]]:
-    g = torch.Generator().manual_seed(8)
+def _step_trials(seed: int, num_steps: int, log_lr: tuple[float, float], eps: tuple[float, float],
+                 extra: Callable[[torch.Generator], dict[str, Any]] = lambda g: {}) -> list[dict[str, Any]]:
+    """5 trials a step rule is judged on: a float64 x of 1-3 dimensions, `num_steps` gradients from 1e-2 to 1e2 in
+    size, a learning rate 10^U(log_lr), one of two eps, and whatever `extra(generator)` draws (Adam's betas)."""
+    g = torch.Generator().manual_seed(seed)
     trials = []
     for k in range(5):
         shape = tuple(int(s) for s in torch.randint(1, 6, (1 + k % 3,), generator=g))
-        trials.append({"x": torch.randn(shape, generator=g, dtype=torch.float64),
-                       "grads": [torch.randn(shape, generator=g, dtype=torch.float64) * 10 ** (k - 2)
-                                 for _ in range(6)],
-                       "lr": float(10 ** torch.empty(1).uniform_(-3, -1, generator=g)),
-                       "betas": (float(torch.empty(1).uniform_(0.8, 0.95, generator=g)),
-                                 float(torch.empty(1).uniform_(0.95, 0.9999, generator=g))),
-                       "eps": (1e-8, 1e-3)[k % 2]})
+        trial = {"x": torch.randn(shape, generator=g, dtype=torch.float64),
+                 "grads": [torch.randn(shape, generator=g, dtype=torch.float64) * 10 ** (k - 2)
+                           for _ in range(num_steps)],
+                 "lr": float(10 ** torch.empty(1).uniform_(*log_lr, generator=g))}
+        trials.append({**trial, **extra(g), "eps": eps[k % 2]})
     return trials
+
+
+def _adam_trials() -> list[dict[str, Any]]:
+    return _step_trials(8, 6, (-3, -1), (1e-8, 1e-3),
+                        lambda g: {"betas": (float(torch.empty(1).uniform_(0.8, 0.95, generator=g)),
+                                             float(torch.empty(1).uniform_(0.95, 0.9999, generator=g)))})
 
 
 def _run_step_rule(fn: Callable[..., Any], trial: dict[str, Any]) -> list[Any]:
@@ -523,16 +530,7 @@ _ADAGRAD_MISTAKES = {
 
 
 def _adagrad_trials() -> list[dict[str, Any]]:
-    g = torch.Generator().manual_seed(9)
-    trials = []
-    for k in range(5):
-        shape = tuple(int(s) for s in torch.randint(1, 6, (1 + k % 3,), generator=g))
-        trials.append({"x": torch.randn(shape, generator=g, dtype=torch.float64),
-                       "grads": [torch.randn(shape, generator=g, dtype=torch.float64) * 10 ** (k - 2)
-                                 for _ in range(8)],
-                       "lr": float(10 ** torch.empty(1).uniform_(-3, 0, generator=g)),
-                       "eps": (1e-10, 1e-3)[k % 2]})
-    return trials
+    return _step_trials(9, 8, (-3, 0), (1e-10, 1e-3))
 
 
 def _run_adagrad(fn: Callable[..., Any], trial: dict[str, Any]) -> list[Any]:
